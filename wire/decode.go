@@ -1,0 +1,212 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits on what a peer may send. A frame over MaxAgentFrame is refused by
+// the socket before it is decoded.
+const (
+	MaxAgentFrame  = 16 << 20 // a 100,000-image list fits
+	MaxString      = 256
+	MaxPath        = 4096
+	MaxPartitions  = 256
+	MaxProbes      = 64
+	MaxImages      = 100_000
+	MaxErrors      = 32
+	MaxEntityIDLen = 64
+)
+
+// ErrInvalid wraps every validation failure so callers can tell bad input
+// from I/O errors.
+var ErrInvalid = errors.New("invalid message")
+
+var entityIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// ValidEntityID says whether s can name an entity (e.g. "UUID0", "public").
+func ValidEntityID(s string) bool { return entityIDPattern.MatchString(s) }
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// strict decodes exactly one JSON value with no unknown field and nothing after it.
+func strict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return invalid("%v", err)
+	}
+	if dec.More() {
+		return invalid("data after the JSON value")
+	}
+	return nil
+}
+
+// DecodeHello decodes and validates an agent's first frame. An unsupported
+// protocol version is reported as such so the agent can be told.
+func DecodeHello(b []byte) (Hello, error) {
+	var h Hello
+	if err := strict(b, &h); err != nil {
+		return h, err
+	}
+	if h.Type != TypeHello {
+		return h, invalid("first frame must be a hello, got type %q", clip(h.Type))
+	}
+	if h.ProtocolVersion != ProtocolVersion {
+		return h, invalid("protocol version %d not supported (this hub speaks %d)", h.ProtocolVersion, ProtocolVersion)
+	}
+	if !ValidEntityID(h.Entity) {
+		return h, invalid("entity %q is not a valid entity id", clip(h.Entity))
+	}
+	if err := checkString("agent_version", h.AgentVersion, MaxString); err != nil {
+		return h, err
+	}
+	if err := checkString("hostname", h.Hostname, MaxString); err != nil {
+		return h, err
+	}
+	return h, nil
+}
+
+// DecodeReport decodes and validates an agent's report.
+func DecodeReport(b []byte) (Report, error) {
+	var r Report
+	if err := strict(b, &r); err != nil {
+		return r, err
+	}
+	if r.Type != TypeReport {
+		return r, invalid("expected a report, got type %q", clip(r.Type))
+	}
+	return r, r.Validate()
+}
+
+// Validate checks every field of a report for sizes and sane numbers.
+func (r *Report) Validate() error {
+	if err := checkString("hostname", r.Hostname, MaxString); err != nil {
+		return err
+	}
+	if len(r.Partitions) > MaxPartitions {
+		return invalid("%d partitions (max %d)", len(r.Partitions), MaxPartitions)
+	}
+	for i, p := range r.Partitions {
+		for _, f := range []struct{ name, v string }{{"device", p.Device}, {"mountpoint", p.Mountpoint}, {"fstype", p.FSType}} {
+			if err := checkString(fmt.Sprintf("partitions[%d].%s", i, f.name), f.v, MaxPath); err != nil {
+				return err
+			}
+		}
+		if p.Used > p.Total || p.Free > p.Total {
+			return invalid("partitions[%d]: used %d or free %d exceeds total %d", i, p.Used, p.Free, p.Total)
+		}
+	}
+	if m := r.Memory; m != nil {
+		if m.Used > m.Total || m.Available > m.Total || m.SwapUsed > m.SwapTotal {
+			return invalid("memory figures exceed their totals")
+		}
+	}
+	if l := r.Load; l != nil {
+		for _, v := range []float64{l.Load1, l.Load5, l.Load15} {
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 1e6 {
+				return invalid("load average %v out of range", v)
+			}
+		}
+		if l.CPUs < 0 || l.CPUs > 1<<16 {
+			return invalid("cpu count %d out of range", l.CPUs)
+		}
+	}
+	if repo := r.Repository; repo != nil {
+		if err := repo.validate(); err != nil {
+			return err
+		}
+	}
+	if len(r.Probes) > MaxProbes {
+		return invalid("%d probes (max %d)", len(r.Probes), MaxProbes)
+	}
+	for i, p := range r.Probes {
+		if err := checkString(fmt.Sprintf("probes[%d].name", i), p.Name, MaxString); err != nil {
+			return err
+		}
+		if err := checkString(fmt.Sprintf("probes[%d].target", i), p.Target, MaxPath); err != nil {
+			return err
+		}
+		if err := checkString(fmt.Sprintf("probes[%d].error", i), p.Error, MaxPath); err != nil {
+			return err
+		}
+		if math.IsNaN(p.LatencyMS) || math.IsInf(p.LatencyMS, 0) || p.LatencyMS < 0 {
+			return invalid("probes[%d]: latency %v out of range", i, p.LatencyMS)
+		}
+	}
+	if len(r.Errors) > MaxErrors {
+		return invalid("%d errors (max %d)", len(r.Errors), MaxErrors)
+	}
+	for i, e := range r.Errors {
+		if err := checkString(fmt.Sprintf("errors[%d]", i), e, MaxPath); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (repo *Repository) validate() error {
+	if err := checkString("repository.root", repo.Root, MaxPath); err != nil {
+		return err
+	}
+	counts := []int{repo.ImagesTotal, repo.ImagesComplete, repo.ImagesInProgress, repo.ImagesFailed, repo.ImagesInvalid, repo.Clients, repo.ClientsWithImages}
+	for _, c := range counts {
+		if c < 0 || c > 10*MaxImages {
+			return invalid("repository count %d out of range", c)
+		}
+	}
+	if repo.ImagesComplete+repo.ImagesInProgress+repo.ImagesFailed+repo.ImagesInvalid != repo.ImagesTotal {
+		return invalid("repository image counts do not add up to images_total")
+	}
+	if repo.ClientsWithImages > repo.Clients {
+		return invalid("clients_with_images %d exceeds clients %d", repo.ClientsWithImages, repo.Clients)
+	}
+	if len(repo.Images) > MaxImages {
+		return invalid("%d images (max %d)", len(repo.Images), MaxImages)
+	}
+	if repo.ImagesOmitted && len(repo.Images) > 0 {
+		return invalid("images_omitted with a non-empty image list")
+	}
+	for i, im := range repo.Images {
+		for _, f := range []struct{ name, v string }{{"uuid", im.UUID}, {"title", im.Title}, {"format", im.Format}, {"state", im.State}, {"source_mac", im.SourceMAC}, {"problem", im.Problem}} {
+			if err := checkString(fmt.Sprintf("images[%d].%s", i, f.name), f.v, MaxString); err != nil {
+				return err
+			}
+		}
+		switch im.State {
+		case ImageComplete, ImageInProgress, ImageFailed, ImageInvalid:
+		default:
+			return invalid("images[%d]: unknown state %q", i, clip(im.State))
+		}
+	}
+	return nil
+}
+
+func checkString(field, s string, max int) error {
+	if len(s) > max {
+		return invalid("%s is %d bytes (max %d)", field, len(s), max)
+	}
+	if !utf8.ValidString(s) {
+		return invalid("%s is not valid UTF-8", field)
+	}
+	if strings.ContainsRune(s, 0) {
+		return invalid("%s contains a NUL byte", field)
+	}
+	return nil
+}
+
+// clip keeps error messages short when they quote hostile input.
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}

@@ -1,0 +1,184 @@
+// Package wire holds the messages that agents, the hub and the browser app
+// exchange, and their validation. It imports nothing of this project, so the
+// agent, the hub and the WASM app can all depend on it.
+package wire
+
+import "time"
+
+// ProtocolVersion is the agent↔hub protocol spoken by this build. A hub
+// refuses a hello whose version it does not support.
+const ProtocolVersion = 1
+
+// Status of an entity's imaging server, as defined in DESIGN.md.
+type Status string
+
+const (
+	StatusAvailable       Status = "available"
+	StatusOffline         Status = "offline"
+	StatusConnectionError Status = "connection_error"
+	StatusNotLinked       Status = "not_linked"
+)
+
+// Message types on the agent socket and on the viewer socket.
+const (
+	TypeHello    = "hello"    // agent → hub, first frame
+	TypeReport   = "report"   // agent → hub
+	TypeSnapshot = "snapshot" // hub → viewer, first frame
+	TypeChange   = "change"   // hub → viewer
+)
+
+// Hello is the first frame an agent sends after the WebSocket opens. The
+// token itself travels in the Authorization header of the upgrade request.
+type Hello struct {
+	Type            string `json:"type"`
+	ProtocolVersion int    `json:"protocol_version"`
+	AgentVersion    string `json:"agent_version"`
+	Entity          string `json:"entity"`
+	Hostname        string `json:"hostname"`
+}
+
+// Report is one collection by an agent: what `imaging-agent report` prints
+// and what the push loop sends.
+type Report struct {
+	Type          string      `json:"type"`
+	CollectedAt   time.Time   `json:"collected_at"`
+	Hostname      string      `json:"hostname"`
+	UptimeSeconds uint64      `json:"uptime_seconds"`
+	BootTime      time.Time   `json:"boot_time"`
+	Partitions    []Partition `json:"partitions"`
+	Memory        *Memory     `json:"memory,omitempty"`
+	Load          *Load       `json:"load,omitempty"`
+	Repository    *Repository `json:"repository,omitempty"`
+	Probes        []Probe     `json:"probes"`
+	// Errors lists collectors that failed (e.g. "memory: permission denied");
+	// the rest of the report is still valid.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Partition is one real mounted file system.
+type Partition struct {
+	Device     string `json:"device"`
+	Mountpoint string `json:"mountpoint"`
+	FSType     string `json:"fstype"`
+	Total      uint64 `json:"total_bytes"`
+	Used       uint64 `json:"used_bytes"`
+	Free       uint64 `json:"free_bytes"`
+	// Main marks the partition that holds the imaging repository.
+	Main bool `json:"main"`
+}
+
+// Memory in bytes.
+type Memory struct {
+	Total     uint64 `json:"total_bytes"`
+	Used      uint64 `json:"used_bytes"`
+	Available uint64 `json:"available_bytes"`
+	SwapTotal uint64 `json:"swap_total_bytes"`
+	SwapUsed  uint64 `json:"swap_used_bytes"`
+}
+
+// Load averages over 1, 5 and 15 minutes, and the CPU count to read them by.
+type Load struct {
+	Load1  float64 `json:"load1"`
+	Load5  float64 `json:"load5"`
+	Load15 float64 `json:"load15"`
+	CPUs   int     `json:"cpus"`
+}
+
+// Image states found by the repository scan.
+const (
+	ImageComplete   = "complete"
+	ImageInProgress = "in_progress"
+	ImageFailed     = "failed"
+	ImageInvalid    = "invalid"
+)
+
+// Image formats found by the repository scan.
+const (
+	FormatDavos  = "davos"  // davosInfo.json + Clonezilla files
+	FormatLegacy = "legacy" // CONF, conf.txt, size.txt, log.txt, progress.txt
+)
+
+// Image is one directory of masters/.
+type Image struct {
+	UUID    string    `json:"uuid"`
+	Title   string    `json:"title"`
+	Format  string    `json:"format,omitempty"`
+	State   string    `json:"state"`
+	Size    uint64    `json:"size_bytes"`
+	Created time.Time `json:"created"`
+	// SourceMAC is the node field of the image's version-1 UUID: the client
+	// the image was taken from. Empty when the UUID is not version 1.
+	SourceMAC string `json:"source_mac,omitempty"`
+	// Problem says why an image is failed or invalid.
+	Problem string `json:"problem,omitempty"`
+}
+
+// Repository is what the disk scan of the Pulse 2 imaging repository knows.
+// Which images are masters and which clients have backups is only known to
+// Medulla's database, so it is not here.
+type Repository struct {
+	Root              string `json:"root"`
+	ImagesTotal       int    `json:"images_total"`
+	ImagesComplete    int    `json:"images_complete"`
+	ImagesInProgress  int    `json:"images_in_progress"`
+	ImagesFailed      int    `json:"images_failed"`
+	ImagesInvalid     int    `json:"images_invalid"`
+	BytesComplete     uint64 `json:"bytes_complete"`
+	Clients           int    `json:"clients"`
+	ClientsWithImages int    `json:"clients_with_images"`
+	// Generation changes whenever the image list changes; the push loop
+	// sends the list only when it changed since the last frame it sent
+	// (ImagesOmitted), because a repository can hold 10,000 images.
+	Generation    uint64  `json:"generation"`
+	ImagesOmitted bool    `json:"images_omitted,omitempty"`
+	Images        []Image `json:"images,omitempty"`
+}
+
+// Probe is one check of an imaging service on the server.
+type Probe struct {
+	Name      string  `json:"name"`
+	Target    string  `json:"target"`
+	OK        bool    `json:"ok"`
+	LatencyMS float64 `json:"latency_ms"`
+	Error     string  `json:"error,omitempty"`
+}
+
+// Entity is the hub's view of one entity: what REST returns and what viewers
+// receive.
+type Entity struct {
+	ID     string    `json:"id"`
+	Name   string    `json:"name"`
+	Parent string    `json:"parent,omitempty"`
+	Path   []string  `json:"path"` // names from the root down to this entity
+	Status Status    `json:"status"`
+	Reason string    `json:"reason,omitempty"`
+	Since  time.Time `json:"since"`
+	// ServedBy names the imaging server that serves the entity; empty when
+	// not linked. ServedByEntity is the entity that server is linked to;
+	// Inherited says it is an ancestor's server.
+	ServedBy       string `json:"served_by,omitempty"`
+	ServedByEntity string `json:"served_by_entity,omitempty"`
+	Inherited      bool   `json:"inherited,omitempty"`
+
+	Hostname      string      `json:"hostname,omitempty"`
+	AgentVersion  string      `json:"agent_version,omitempty"`
+	LastReportAt  *time.Time  `json:"last_report_at,omitempty"`
+	UptimeSeconds uint64      `json:"uptime_seconds,omitempty"`
+	BootTime      *time.Time  `json:"boot_time,omitempty"`
+	Partitions    []Partition `json:"partitions,omitempty"`
+	Memory        *Memory     `json:"memory,omitempty"`
+	Load          *Load       `json:"load,omitempty"`
+	Repository    *Repository `json:"repository,omitempty"`
+	Probes        []Probe     `json:"probes,omitempty"`
+	Errors        []string    `json:"errors,omitempty"`
+}
+
+// ViewerMessage is a frame on the viewer socket: a full snapshot on connect,
+// then one change per entity whose view changed.
+type ViewerMessage struct {
+	Type     string    `json:"type"`
+	HubTime  time.Time `json:"hub_time"`
+	Version  string    `json:"version,omitempty"` // hub build, to offer a reload
+	Entities []Entity  `json:"entities,omitempty"`
+	Entity   *Entity   `json:"entity,omitempty"`
+}
