@@ -1,0 +1,254 @@
+// Package config reads the hub's configuration file: the entity tree, which
+// entities are linked to an imaging server, the hashes of those servers'
+// agent tokens, and the timing of the offline deadline.
+package config
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"imagingstatus/wire"
+)
+
+// Defaults used when the file leaves a field out.
+const (
+	DefaultListen       = "127.0.0.1:8080"
+	DefaultInterval     = 5 * time.Second
+	DefaultMissedPings  = 3
+	minInterval         = 50 * time.Millisecond // short intervals are for tests
+	maxEntities         = 100_000
+	tokenBytes          = 32
+	TokenHashHexLength  = sha256.Size * 2
+	envTokenHashPrefix  = "sha256:"
+	maxServerNameLength = wire.MaxString
+)
+
+// Duration is a time.Duration written as "5s" in JSON.
+type Duration time.Duration
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration is a string such as \"5s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// File is the configuration file as written by an administrator.
+type File struct {
+	Listen string `json:"listen,omitempty"`
+	// Interval is how often agents report and the hub pings them.
+	Interval Duration `json:"interval,omitempty"`
+	// MissedPings is how many intervals without a frame make a server Offline.
+	MissedPings int      `json:"missed_pings,omitempty"`
+	Entities    []Entity `json:"entities"`
+}
+
+// Entity is one node of the tree.
+type Entity struct {
+	ID     string  `json:"id"`
+	Name   string  `json:"name"`
+	Parent string  `json:"parent,omitempty"`
+	Server *Server `json:"server,omitempty"`
+}
+
+// Server is the imaging server linked to an entity. Only the SHA-256 of its
+// agent token is stored: a leaked file does not let anyone speak for it.
+type Server struct {
+	Name        string `json:"name"`
+	TokenSHA256 string `json:"token_sha256"`
+}
+
+// Config is a validated File with the tree resolved.
+type Config struct {
+	Listen      string
+	Interval    time.Duration
+	MissedPings int
+	// Entities in tree order: each parent before its children, siblings in
+	// file order.
+	Entities []ResolvedEntity
+	index    map[string]int
+}
+
+// ResolvedEntity is an entity with its place in the tree worked out.
+type ResolvedEntity struct {
+	Entity
+	Path []string // names from the root down
+	// ServedBy is the id of the entity whose server serves this one (itself
+	// or its nearest linked ancestor); empty when no server serves it.
+	ServedBy  string
+	tokenHash []byte
+}
+
+// Deadline is how long a server may stay silent before it is Offline.
+func (c *Config) Deadline() time.Duration { return time.Duration(c.MissedPings) * c.Interval }
+
+// Lookup returns an entity by id.
+func (c *Config) Lookup(id string) (*ResolvedEntity, bool) {
+	i, ok := c.index[id]
+	if !ok {
+		return nil, false
+	}
+	return &c.Entities[i], true
+}
+
+// CheckToken reports whether token is the agent token of the server linked
+// to entity id, comparing hashes in constant time.
+func (c *Config) CheckToken(id, token string) bool {
+	e, ok := c.Lookup(id)
+	if !ok || e.Server == nil {
+		return false
+	}
+	sum := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(sum[:], e.tokenHash) == 1
+}
+
+// Load reads and validates a configuration file.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read hub configuration: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("hub configuration %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse validates a configuration. Errors name the offending entity.
+func Parse(b []byte) (*Config, error) {
+	var f File
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("not valid JSON for the hub configuration: %w", err)
+	}
+	return f.Resolve()
+}
+
+// Resolve validates a File and works out the tree.
+func (f File) Resolve() (*Config, error) {
+	c := &Config{Listen: f.Listen, Interval: time.Duration(f.Interval), MissedPings: f.MissedPings}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.Interval < minInterval {
+		return nil, fmt.Errorf("interval %v is too short (minimum %v)", c.Interval, minInterval)
+	}
+	if c.MissedPings == 0 {
+		c.MissedPings = DefaultMissedPings
+	}
+	if c.MissedPings < 1 || c.MissedPings > 100 {
+		return nil, fmt.Errorf("missed_pings %d out of range 1..100", c.MissedPings)
+	}
+	if len(f.Entities) == 0 {
+		return nil, errors.New("no entities: list at least the root entity")
+	}
+	if len(f.Entities) > maxEntities {
+		return nil, fmt.Errorf("%d entities (max %d)", len(f.Entities), maxEntities)
+	}
+	byID := make(map[string]Entity, len(f.Entities))
+	children := make(map[string][]string)
+	var roots []string
+	for i, e := range f.Entities {
+		if !wire.ValidEntityID(e.ID) {
+			return nil, fmt.Errorf("entity #%d: id %q must be 1-64 letters, digits, '.', '_' or '-'", i+1, e.ID)
+		}
+		if _, dup := byID[e.ID]; dup {
+			return nil, fmt.Errorf("entity %s is listed twice", e.ID)
+		}
+		if strings.TrimSpace(e.Name) == "" {
+			return nil, fmt.Errorf("entity %s has no name", e.ID)
+		}
+		if len(e.Name) > wire.MaxString {
+			return nil, fmt.Errorf("entity %s: name longer than %d bytes", e.ID, wire.MaxString)
+		}
+		if s := e.Server; s != nil {
+			if strings.TrimSpace(s.Name) == "" || len(s.Name) > maxServerNameLength {
+				return nil, fmt.Errorf("entity %s: server needs a name of 1-%d bytes", e.ID, maxServerNameLength)
+			}
+			h := strings.TrimPrefix(strings.ToLower(s.TokenSHA256), envTokenHashPrefix)
+			if _, err := hex.DecodeString(h); err != nil || len(h) != TokenHashHexLength {
+				return nil, fmt.Errorf("entity %s: token_sha256 must be %d hex digits (run `imaging-hub token` to make one)", e.ID, TokenHashHexLength)
+			}
+		}
+		byID[e.ID] = e
+		if e.Parent == "" {
+			roots = append(roots, e.ID)
+		} else {
+			children[e.Parent] = append(children[e.Parent], e.ID)
+		}
+	}
+	for _, e := range f.Entities {
+		if e.Parent != "" {
+			if _, ok := byID[e.Parent]; !ok {
+				return nil, fmt.Errorf("entity %s: parent %s is not listed", e.ID, e.Parent)
+			}
+		}
+	}
+	// Walk from the roots: whatever is not reached sits on a cycle.
+	c.index = make(map[string]int, len(f.Entities))
+	var walk func(id string, path []string, servedBy string)
+	walk = func(id string, path []string, servedBy string) {
+		e := byID[id]
+		p := append(append([]string(nil), path...), e.Name)
+		r := ResolvedEntity{Entity: e, Path: p, ServedBy: servedBy}
+		if e.Server != nil {
+			r.ServedBy = e.ID
+			h, _ := hex.DecodeString(strings.TrimPrefix(strings.ToLower(e.Server.TokenSHA256), envTokenHashPrefix))
+			r.tokenHash = h
+		}
+		c.index[id] = len(c.Entities)
+		c.Entities = append(c.Entities, r)
+		for _, ch := range children[id] {
+			walk(ch, p, r.ServedBy)
+		}
+	}
+	for _, r := range roots {
+		walk(r, nil, "")
+	}
+	if len(c.Entities) != len(f.Entities) {
+		for _, e := range f.Entities {
+			if _, ok := c.index[e.ID]; !ok {
+				return nil, fmt.Errorf("entity %s is on a parent cycle", e.ID)
+			}
+		}
+	}
+	return c, nil
+}
+
+// HashToken returns the hex SHA-256 of an agent token, as stored in the file.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// GenerateToken makes a new random agent token and its hash.
+func GenerateToken() (token, hash string, err error) {
+	b := make([]byte, tokenBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("generate token: %w", err)
+	}
+	token = hex.EncodeToString(b)
+	return token, HashToken(token), nil
+}

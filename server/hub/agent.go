@@ -1,0 +1,302 @@
+package hub
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"imagingstatus/server/state"
+	"imagingstatus/wire"
+)
+
+// AgentPath is where agents connect.
+const AgentPath = "/api/v1/agent"
+
+var agentUpgrader = websocket.Upgrader{
+	HandshakeTimeout: 10 * time.Second,
+	ReadBufferSize:   16 << 10,
+	WriteBufferSize:  1 << 10,
+	// Agents are programs, not pages: a browser Origin has no business here.
+	CheckOrigin: func(r *http.Request) bool { return r.Header.Get("Origin") == "" },
+}
+
+// agentSession is one authenticated agent connection.
+type agentSession struct {
+	id     state.SessionID
+	entity string
+	conn   *websocket.Conn
+
+	once   sync.Once
+	reason string // why the hub closed it, read after the read loop ends
+	mu     sync.Mutex
+}
+
+// close sends a close frame with a reason (at most once) and closes the
+// socket, which ends the session's read loop.
+func (s *agentSession) close(code int, reason string) {
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.reason = reason
+		s.mu.Unlock()
+		writeClose(s.conn, code, reason)
+		_ = s.conn.Close()
+	})
+}
+
+func (s *agentSession) closedReason() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reason
+}
+
+// writeClose sends a close frame; its reason is cut to what the protocol
+// allows (123 bytes).
+func writeClose(c *websocket.Conn, code int, reason string) {
+	if len(reason) > 123 {
+		reason = reason[:120] + "..."
+	}
+	_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+}
+
+// AgentHandler accepts agent connections: the token in the Authorization
+// header, then a hello naming the entity, then reports.
+func (h *Hub) AgentHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := sourceIP(r)
+		if !h.auth.allow(ip) {
+			w.Header().Set("Retry-After", fmt.Sprint(int(h.opt.AuthWindow.Seconds())))
+			http.Error(w, "too many refused agent handshakes from this address; retry later", http.StatusTooManyRequests)
+			return
+		}
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			h.auth.fail(ip)
+			http.Error(w, "missing header Authorization: Bearer <agent token>", http.StatusUnauthorized)
+			return
+		}
+		conn, err := agentUpgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return // the upgrader has answered with the reason
+		}
+		if !h.track() {
+			writeClose(conn, websocket.CloseGoingAway, "hub shutting down")
+			_ = conn.Close()
+			return
+		}
+		defer h.wg.Done()
+		h.serveAgent(conn, ip, token)
+	})
+}
+
+// track counts a goroutine that Run must wait for; false once Run is ending.
+func (h *Hub) track() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopping {
+		return false
+	}
+	h.wg.Add(1)
+	return true
+}
+
+func (h *Hub) serveAgent(conn *websocket.Conn, ip, token string) {
+	conn.SetReadLimit(wire.MaxAgentFrame)
+	_ = conn.SetReadDeadline(h.now().Add(h.opt.HelloTimeout))
+	_, msg, err := conn.ReadMessage()
+	if err != nil {
+		h.auth.fail(ip)
+		_ = conn.Close()
+		return
+	}
+	hello, err := wire.DecodeHello(msg)
+	if err != nil {
+		h.refuse(conn, ip, claimedEntity(msg), "malformed hello: "+err.Error())
+		return
+	}
+	if e, ok := h.cfg.Lookup(hello.Entity); !ok || e.Server == nil {
+		// Not attributed to any entity: nobody's status changes for it.
+		h.refuse(conn, ip, "", "entity "+hello.Entity+" has no imaging server in the hub configuration")
+		return
+	}
+	if !h.cfg.CheckToken(hello.Entity, token) {
+		h.refuse(conn, ip, hello.Entity, "agent token rejected for entity "+hello.Entity)
+		return
+	}
+
+	s := &agentSession{entity: hello.Entity, conn: conn}
+	h.mu.Lock()
+	h.nextID++
+	s.id = h.nextID
+	h.sessions[s.id] = s
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		delete(h.sessions, s.id)
+		h.mu.Unlock()
+	}()
+	now := h.now()
+	h.post(func(l *loop) {
+		replaced, changed := l.m.Connect(s.entity, s.id, hello, now)
+		if replaced != 0 {
+			h.closeSession(replaced, "replaced by a newer connection from the same imaging server")
+		}
+		l.publish(changed)
+	})
+	h.log.Info("agent connected", "entity", hello.Entity, "host", hello.Hostname, "agent_version", hello.AgentVersion, "remote", ip, "session", s.id)
+
+	stopPing := make(chan struct{})
+	var pingWG sync.WaitGroup
+	pingWG.Add(1)
+	go func() {
+		defer pingWG.Done()
+		h.pingLoop(conn, stopPing)
+	}()
+	reason := h.readAgent(s)
+	close(stopPing)
+	pingWG.Wait()
+	s.close(websocket.CloseNormalClosure, reason)
+	h.log.Info("agent disconnected", "entity", s.entity, "session", s.id, "reason", reason)
+}
+
+// readAgent reads reports until the connection ends and says why it ended.
+func (h *Hub) readAgent(s *agentSession) string {
+	deadline := h.cfg.Deadline()
+	conn := s.conn
+	_ = conn.SetReadDeadline(h.now().Add(deadline))
+	conn.SetPongHandler(func(string) error {
+		now := h.now()
+		_ = conn.SetReadDeadline(now.Add(deadline))
+		h.post(func(l *loop) { l.publish(l.m.Frame(s.entity, s.id, now)) })
+		return nil
+	})
+	budget := newBudget(h.opt.MessagesPerInterval, h.cfg.Interval, h.now)
+	for {
+		_, msg, err := conn.ReadMessage()
+		now := h.now()
+		if err != nil {
+			reason := endReason(err, s.closedReason(), deadline)
+			h.post(func(l *loop) { l.publish(l.m.Disconnect(s.entity, s.id, reason, now)) })
+			return reason
+		}
+		_ = conn.SetReadDeadline(now.Add(deadline))
+		if !budget.take() {
+			return h.dropMalformed(s, now, fmt.Sprintf("too many messages (more than %d per %v)", h.opt.MessagesPerInterval, h.cfg.Interval))
+		}
+		rep, err := wire.DecodeReport(msg)
+		if err != nil {
+			return h.dropMalformed(s, now, "malformed report: "+err.Error())
+		}
+		h.post(func(l *loop) { l.publish(l.m.Report(s.entity, s.id, rep, now)) })
+	}
+}
+
+// dropMalformed closes a session that broke the protocol: the entity shows
+// Connection error with the reason (no live session remains to override).
+func (h *Hub) dropMalformed(s *agentSession, now time.Time, reason string) string {
+	h.log.Warn("agent session closed", "entity", s.entity, "session", s.id, "reason", reason)
+	s.close(websocket.ClosePolicyViolation, reason)
+	h.post(func(l *loop) {
+		l.publish(l.m.Disconnect(s.entity, s.id, reason, now))
+		l.publish(l.m.Refused(s.entity, reason, now))
+	})
+	return reason
+}
+
+func endReason(err error, ours string, deadline time.Duration) string {
+	var ce *websocket.CloseError
+	var ne net.Error
+	switch {
+	case ours != "":
+		return ours
+	case errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway):
+		return "the agent closed its connection (shutdown)"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "no answer from the agent within " + deadline.String() + " (missed pings)"
+	case errors.Is(err, websocket.ErrReadLimit):
+		return fmt.Sprintf("message larger than %d bytes", wire.MaxAgentFrame)
+	default:
+		return "connection to the agent lost: " + err.Error()
+	}
+}
+
+// refuse closes a handshake that failed and, when it names a linked entity,
+// records it (Connection error only while no session is live).
+func (h *Hub) refuse(conn *websocket.Conn, ip, entity, reason string) {
+	h.auth.fail(ip)
+	h.log.Warn("agent handshake refused", "remote", ip, "entity", entity, "reason", reason)
+	writeClose(conn, websocket.ClosePolicyViolation, reason)
+	_ = conn.Close()
+	if entity == "" {
+		return
+	}
+	if e, ok := h.cfg.Lookup(entity); !ok || e.Server == nil {
+		return
+	}
+	now := h.now()
+	h.post(func(l *loop) { l.publish(l.m.Refused(entity, reason, now)) })
+}
+
+// claimedEntity reads the entity a malformed hello claims, if any, so the
+// refusal is attributed to it.
+func claimedEntity(msg []byte) string {
+	var v struct {
+		Entity string `json:"entity"`
+	}
+	if json.Unmarshal(msg, &v) != nil || !wire.ValidEntityID(v.Entity) {
+		return ""
+	}
+	return v.Entity
+}
+
+func (h *Hub) pingLoop(conn *websocket.Conn, stop <-chan struct{}) {
+	t := time.NewTicker(h.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.cfg.Interval)) != nil {
+				return
+			}
+		}
+	}
+}
+
+// closeSession closes a live session by id (used for replaced and expired
+// sessions); its read loop then reports the disconnect.
+func (h *Hub) closeSession(id state.SessionID, reason string) {
+	h.mu.Lock()
+	s := h.sessions[id]
+	h.mu.Unlock()
+	if s != nil {
+		s.close(websocket.CloseNormalClosure, reason)
+	}
+}
+
+func (h *Hub) closeSessions(reason string) {
+	h.mu.Lock()
+	all := make([]*agentSession, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		all = append(all, s)
+	}
+	h.mu.Unlock()
+	for _, s := range all {
+		s.close(websocket.CloseGoingAway, reason)
+	}
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,298 @@
+// Package state is the per-entity status machine of DESIGN.md. It is a plain
+// value owned by one goroutine (the hub's loop): every method takes the
+// current time, so tests drive it with an injected clock and never sleep.
+package state
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"imagingstatus/server/config"
+	"imagingstatus/wire"
+)
+
+// SessionID names one authenticated agent connection; 0 is "none".
+type SessionID uint64
+
+// server is what the hub knows of one linked imaging server.
+type server struct {
+	entity string // the entity the server is linked to
+
+	session     SessionID
+	hello       wire.Hello
+	connectedAt time.Time
+	lastFrame   time.Time
+	report      *wire.Report
+	reportAt    time.Time
+	images      []wire.Image // kept across reports that omit the list
+
+	endedAt   time.Time
+	endReason string
+
+	refusedAt     time.Time
+	refusedReason string
+
+	cur verdict // last computed, to find changes on Tick
+}
+
+type verdict struct {
+	status wire.Status
+	reason string
+}
+
+// Machine holds every entity's status. Not safe for concurrent use.
+type Machine struct {
+	cfg      *config.Config
+	deadline time.Duration
+	started  time.Time
+	servers  map[string]*server  // by linked entity id
+	served   map[string][]string // linked entity id → entities it serves
+	views    map[string]wire.Entity
+}
+
+// New builds a machine where every linked server is Offline (never seen)
+// and every other entity is not linked, since now.
+func New(cfg *config.Config, now time.Time) *Machine {
+	m := &Machine{
+		cfg:      cfg,
+		deadline: cfg.Deadline(),
+		started:  now,
+		servers:  make(map[string]*server),
+		served:   make(map[string][]string),
+		views:    make(map[string]wire.Entity, len(cfg.Entities)),
+	}
+	for _, e := range cfg.Entities {
+		if e.Server != nil {
+			m.servers[e.ID] = &server{entity: e.ID}
+		}
+		if e.ServedBy != "" {
+			m.served[e.ServedBy] = append(m.served[e.ServedBy], e.ID)
+		}
+	}
+	for _, s := range m.servers {
+		s.cur = m.judge(s, now)
+	}
+	for _, e := range cfg.Entities {
+		m.views[e.ID] = m.build(e.ID, now, wire.Entity{})
+	}
+	return m
+}
+
+// Entities returns every view in tree order.
+func (m *Machine) Entities() []wire.Entity {
+	out := make([]wire.Entity, 0, len(m.cfg.Entities))
+	for _, e := range m.cfg.Entities {
+		out = append(out, m.views[e.ID])
+	}
+	return out
+}
+
+// Entity returns one view; withImages adds the serving server's image list.
+func (m *Machine) Entity(id string, withImages bool) (wire.Entity, bool) {
+	v, ok := m.views[id]
+	if !ok {
+		return v, false
+	}
+	if withImages && v.Repository != nil {
+		if s := m.servers[v.ServedByEntity]; s != nil {
+			repo := *v.Repository
+			repo.Images = s.images
+			v.Repository = &repo
+		}
+	}
+	return v, true
+}
+
+// Live reports whether the server linked to entity has an authenticated
+// session right now.
+func (m *Machine) Live(entity string) bool {
+	s := m.servers[entity]
+	return s != nil && s.session != 0
+}
+
+// Connect records a new authenticated session. A second valid connection for
+// the same server replaces the first (the newest is the agent that restarted
+// or moved); the replaced session id is returned for the caller to close.
+func (m *Machine) Connect(entity string, id SessionID, h wire.Hello, now time.Time) (replaced SessionID, changed []wire.Entity) {
+	s := m.servers[entity]
+	if s == nil {
+		return 0, nil
+	}
+	replaced = s.session
+	s.session, s.hello, s.connectedAt, s.lastFrame = id, h, now, now
+	s.report, s.reportAt = nil, time.Time{}
+	return replaced, m.refresh(s, now)
+}
+
+// Frame records any frame (pong or report) from a live session.
+func (m *Machine) Frame(entity string, id SessionID, now time.Time) []wire.Entity {
+	s := m.servers[entity]
+	if s == nil || s.session != id {
+		return nil
+	}
+	s.lastFrame = now
+	if m.judge(s, now) != s.cur {
+		return m.refresh(s, now)
+	}
+	return nil
+}
+
+// Report records a validated report from a live session.
+func (m *Machine) Report(entity string, id SessionID, r wire.Report, now time.Time) []wire.Entity {
+	s := m.servers[entity]
+	if s == nil || s.session != id {
+		return nil
+	}
+	if r.Repository != nil {
+		repo := *r.Repository
+		if !repo.ImagesOmitted {
+			s.images = repo.Images
+		}
+		repo.Images, repo.ImagesOmitted = nil, false
+		r.Repository = &repo
+	} else {
+		s.images = nil
+	}
+	s.lastFrame, s.report, s.reportAt = now, &r, now
+	return m.refresh(s, now)
+}
+
+// Disconnect ends a session. A clean close (the agent said goodbye) is
+// Offline at once; a lost connection keeps its reason.
+func (m *Machine) Disconnect(entity string, id SessionID, reason string, now time.Time) []wire.Entity {
+	s := m.servers[entity]
+	if s == nil || s.session != id {
+		return nil
+	}
+	s.session = 0
+	s.endedAt, s.endReason = now, reason
+	return m.refresh(s, now)
+}
+
+// Refused records a refused handshake or a session closed for a malformed
+// message. It shows as Connection error only while no authenticated session
+// is live, and only until the deadline passes.
+func (m *Machine) Refused(entity, reason string, now time.Time) []wire.Entity {
+	s := m.servers[entity]
+	if s == nil {
+		return nil
+	}
+	s.refusedAt, s.refusedReason = now, reason
+	if m.judge(s, now) == s.cur {
+		return nil
+	}
+	return m.refresh(s, now)
+}
+
+// Tick re-judges every server against the clock (missed pings, stale
+// reports, expired refusals) and returns the entities whose view changed.
+func (m *Machine) Tick(now time.Time) []wire.Entity {
+	var changed []wire.Entity
+	for _, s := range m.servers {
+		if m.judge(s, now) != s.cur {
+			changed = append(changed, m.refresh(s, now)...)
+		}
+	}
+	return changed
+}
+
+// Expired lists the live sessions that sent nothing within the deadline, for
+// the caller to close (the socket's read deadline usually does it first).
+func (m *Machine) Expired(now time.Time) map[string]SessionID {
+	var out map[string]SessionID
+	for e, s := range m.servers {
+		if s.session != 0 && now.Sub(s.lastFrame) > m.deadline {
+			if out == nil {
+				out = make(map[string]SessionID)
+			}
+			out[e] = s.session
+		}
+	}
+	return out
+}
+
+// judge applies DESIGN.md's rules to one server.
+func (m *Machine) judge(s *server, now time.Time) verdict {
+	secs := func(d time.Duration) string { return fmt.Sprintf("%.0f s", d.Seconds()) }
+	if s.session != 0 {
+		if silent := now.Sub(s.lastFrame); silent > m.deadline {
+			return verdict{wire.StatusOffline, "no answer from the agent for " + secs(silent) + " (missed pings)"}
+		}
+		if s.report == nil {
+			if now.Sub(s.connectedAt) > m.deadline {
+				return verdict{wire.StatusConnectionError, "the agent is connected but has sent no report for " + secs(now.Sub(s.connectedAt))}
+			}
+			return verdict{wire.StatusOffline, "agent connected, waiting for its first report"}
+		}
+		if age := now.Sub(s.reportAt); age > m.deadline {
+			return verdict{wire.StatusConnectionError, "the agent answers pings but its last report is " + secs(age) + " old"}
+		}
+		var failed []string
+		for _, p := range s.report.Probes {
+			if !p.OK {
+				failed = append(failed, fmt.Sprintf("probe %s (%s) failed: %s", p.Name, p.Target, p.Error))
+			}
+		}
+		if len(failed) > 0 {
+			return verdict{wire.StatusConnectionError, strings.Join(failed, "; ")}
+		}
+		return verdict{wire.StatusAvailable, ""}
+	}
+	if !s.refusedAt.IsZero() && !s.refusedAt.Before(s.endedAt) && now.Sub(s.refusedAt) <= m.deadline {
+		return verdict{wire.StatusConnectionError, s.refusedReason}
+	}
+	if !s.endedAt.IsZero() {
+		return verdict{wire.StatusOffline, s.endReason}
+	}
+	return verdict{wire.StatusOffline, "no agent has connected since the hub started"}
+}
+
+// refresh re-judges a server and rebuilds the views of the entities it
+// serves, returning those that changed.
+func (m *Machine) refresh(s *server, now time.Time) []wire.Entity {
+	s.cur = m.judge(s, now)
+	var changed []wire.Entity
+	for _, id := range m.served[s.entity] {
+		old := m.views[id]
+		v := m.build(id, now, old)
+		m.views[id] = v
+		changed = append(changed, v)
+	}
+	return changed
+}
+
+// build makes the view of one entity; old carries `since` forward while the
+// status stays the same.
+func (m *Machine) build(id string, now time.Time, old wire.Entity) wire.Entity {
+	e, _ := m.cfg.Lookup(id)
+	v := wire.Entity{ID: e.ID, Name: e.Name, Parent: e.Parent, Path: e.Path}
+	s := m.servers[e.ServedBy]
+	if s == nil {
+		v.Status, v.Reason = wire.StatusNotLinked, "no imaging server is linked to this entity or to any of its parents"
+	} else {
+		srv, _ := m.cfg.Lookup(s.entity)
+		v.ServedBy, v.ServedByEntity, v.Inherited = srv.Server.Name, s.entity, s.entity != id
+		v.Status, v.Reason = s.cur.status, s.cur.reason
+		if s.session != 0 {
+			v.Hostname, v.AgentVersion = s.hello.Hostname, s.hello.AgentVersion
+		}
+		if r := s.report; r != nil {
+			at, boot := s.reportAt, r.BootTime
+			v.LastReportAt, v.BootTime = &at, &boot
+			if r.Hostname != "" {
+				v.Hostname = r.Hostname
+			}
+			v.UptimeSeconds, v.Partitions, v.Memory, v.Load = r.UptimeSeconds, r.Partitions, r.Memory, r.Load
+			v.Repository, v.Probes, v.Errors = r.Repository, r.Probes, r.Errors
+		}
+	}
+	v.Since = old.Since
+	if old.Status != v.Status || old.Since.IsZero() {
+		v.Since = now
+		if old.Status == "" {
+			v.Since = m.started
+		}
+	}
+	return v
+}

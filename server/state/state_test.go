@@ -1,0 +1,235 @@
+package state
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"imagingstatus/server/config"
+	"imagingstatus/wire"
+)
+
+const hashA = "a665a45920422f9d417e4867efdc4fb8a04a1f3fff1fa07e998e86f7f7a27ae3" // sha256("123")
+
+func testConfig(t *testing.T) *config.Config {
+	t.Helper()
+	c, err := config.Parse([]byte(`{
+		"interval": "5s", "missed_pings": 3,
+		"entities": [
+			{"id": "UUID0", "name": "General", "server": {"name": "srv-general", "token_sha256": "` + hashA + `"}},
+			{"id": "UUID1", "name": "Public", "parent": "UUID0"},
+			{"id": "UUID2", "name": "Lab", "parent": "UUID1", "server": {"name": "srv-lab", "token_sha256": "` + hashA + `"}},
+			{"id": "UUID9", "name": "Elsewhere"}
+		]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func at(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+
+func goodReport() wire.Report {
+	return wire.Report{Type: wire.TypeReport, Hostname: "imaging1", UptimeSeconds: 100,
+		Probes: []wire.Probe{{Name: "repository", Target: "/var/lib/pulse2/imaging", OK: true}}}
+}
+
+func failingReport() wire.Report {
+	r := goodReport()
+	r.Probes = append(r.Probes, wire.Probe{Name: "imaging-api", Target: "tcp://127.0.0.1:9990", Error: "connection refused"})
+	return r
+}
+
+func view(t *testing.T, m *Machine, id string) wire.Entity {
+	t.Helper()
+	v, ok := m.Entity(id, false)
+	if !ok {
+		t.Fatalf("entity %s missing", id)
+	}
+	return v
+}
+
+func expect(t *testing.T, m *Machine, id string, st wire.Status, reasonPart string, since time.Time) {
+	t.Helper()
+	v := view(t, m, id)
+	if v.Status != st {
+		t.Fatalf("%s: status %s (%s), want %s", id, v.Status, v.Reason, st)
+	}
+	if !strings.Contains(v.Reason, reasonPart) {
+		t.Fatalf("%s: reason %q does not contain %q", id, v.Reason, reasonPart)
+	}
+	if !since.IsZero() && !v.Since.Equal(since) {
+		t.Fatalf("%s: since %v, want %v", id, v.Since, since)
+	}
+}
+
+func TestInitialStatuses(t *testing.T) {
+	m := New(testConfig(t), t0)
+	expect(t, m, "UUID0", wire.StatusOffline, "no agent has connected", t0)
+	expect(t, m, "UUID1", wire.StatusOffline, "no agent has connected", t0)
+	expect(t, m, "UUID9", wire.StatusNotLinked, "no imaging server", t0)
+	v := view(t, m, "UUID1")
+	if v.ServedBy != "srv-general" || v.ServedByEntity != "UUID0" || !v.Inherited {
+		t.Fatalf("inheritance: %+v", v)
+	}
+	if v := view(t, m, "UUID2"); v.ServedBy != "srv-lab" || v.Inherited {
+		t.Fatalf("own server: %+v", v)
+	}
+	if got := strings.Join(view(t, m, "UUID2").Path, " › "); got != "General › Public › Lab" {
+		t.Fatalf("path %q", got)
+	}
+}
+
+// TestLifecycle walks one server through every status with an injected clock.
+func TestLifecycle(t *testing.T) {
+	m := New(testConfig(t), t0)
+	hello := wire.Hello{Type: wire.TypeHello, ProtocolVersion: 1, Entity: "UUID0", Hostname: "imaging1"}
+
+	steps := []struct {
+		name   string
+		do     func() []wire.Entity
+		status wire.Status
+		reason string
+		since  time.Time
+		nChg   int // entities reported changed
+	}{
+		{"connect waits for a report", func() []wire.Entity { _, c := m.Connect("UUID0", 1, hello, at(1)); return c },
+			wire.StatusOffline, "waiting for its first report", t0, 2},
+		{"report makes it available", func() []wire.Entity { return m.Report("UUID0", 1, goodReport(), at(1.1)) },
+			wire.StatusAvailable, "", at(1.1), 2},
+		{"pong inside the deadline changes nothing", func() []wire.Entity { return m.Frame("UUID0", 1, at(5)) },
+			wire.StatusAvailable, "", at(1.1), 0},
+		{"failed probe is a connection error", func() []wire.Entity { return m.Report("UUID0", 1, failingReport(), at(6)) },
+			wire.StatusConnectionError, "probe imaging-api (tcp://127.0.0.1:9990) failed: connection refused", at(6), 2},
+		{"recovery", func() []wire.Entity { return m.Report("UUID0", 1, goodReport(), at(11)) },
+			wire.StatusAvailable, "", at(11), 2},
+		{"still available just inside the deadline", func() []wire.Entity { return m.Tick(at(26)) },
+			wire.StatusAvailable, "", at(11), 0},
+		{"missed pings make it offline", func() []wire.Entity { return m.Tick(at(26.2)) },
+			wire.StatusOffline, "missed pings", at(26.2), 2},
+		{"the lost session keeps the offline status", func() []wire.Entity { return m.Disconnect("UUID0", 1, "connection lost: EOF", at(27)) },
+			wire.StatusOffline, "connection lost", at(26.2), 2},
+	}
+	for _, s := range steps {
+		changed := s.do()
+		if len(changed) != s.nChg {
+			t.Fatalf("%s: %d changes, want %d", s.name, len(changed), s.nChg)
+		}
+		for _, id := range []string{"UUID0", "UUID1"} {
+			expect(t, m, id, s.status, s.reason, s.since)
+		}
+		if v := view(t, m, "UUID2"); v.Status != wire.StatusOffline || !v.Since.Equal(t0) {
+			t.Fatalf("%s: another server's entity moved: %+v", s.name, v)
+		}
+	}
+	if v := view(t, m, "UUID1"); v.LastReportAt == nil || v.Hostname != "imaging1" {
+		t.Fatalf("last known figures dropped while offline: %+v", v)
+	}
+}
+
+func TestCleanCloseIsOfflineAtOnce(t *testing.T) {
+	m := New(testConfig(t), t0)
+	m.Connect("UUID0", 1, wire.Hello{}, at(1))
+	m.Report("UUID0", 1, goodReport(), at(1))
+	m.Disconnect("UUID0", 1, "the agent closed its connection (shutdown)", at(2))
+	expect(t, m, "UUID0", wire.StatusOffline, "closed its connection", at(2))
+}
+
+func TestRefusalNeverOverridesALiveSession(t *testing.T) {
+	m := New(testConfig(t), t0)
+	m.Connect("UUID0", 1, wire.Hello{}, at(1))
+	m.Report("UUID0", 1, goodReport(), at(1))
+	if c := m.Refused("UUID0", "agent token rejected for entity UUID0", at(2)); len(c) != 0 {
+		t.Fatalf("refusal changed a live entity: %+v", c)
+	}
+	expect(t, m, "UUID0", wire.StatusAvailable, "", at(1))
+}
+
+func TestRefusalShowsThenExpires(t *testing.T) {
+	m := New(testConfig(t), t0)
+	m.Refused("UUID2", "agent token rejected for entity UUID2", at(1))
+	expect(t, m, "UUID2", wire.StatusConnectionError, "token rejected", at(1))
+	if c := m.Tick(at(16)); len(c) != 0 {
+		t.Fatalf("refusal expired early: %+v", c)
+	}
+	if c := m.Tick(at(16.1)); len(c) != 1 {
+		t.Fatalf("refusal did not expire: %d changes", len(c))
+	}
+	expect(t, m, "UUID2", wire.StatusOffline, "no agent has connected", at(16.1))
+}
+
+func TestMalformedReportAfterSessionIsConnectionError(t *testing.T) {
+	m := New(testConfig(t), t0)
+	m.Connect("UUID2", 7, wire.Hello{}, at(1))
+	m.Report("UUID2", 7, goodReport(), at(1))
+	m.Disconnect("UUID2", 7, "malformed report: x", at(2))
+	m.Refused("UUID2", "malformed report: x", at(2))
+	expect(t, m, "UUID2", wire.StatusConnectionError, "malformed report", at(2))
+}
+
+func TestSecondSessionReplacesFirst(t *testing.T) {
+	m := New(testConfig(t), t0)
+	m.Connect("UUID0", 1, wire.Hello{Hostname: "old"}, at(1))
+	replaced, _ := m.Connect("UUID0", 2, wire.Hello{Hostname: "new"}, at(2))
+	if replaced != 1 {
+		t.Fatalf("replaced %d, want 1", replaced)
+	}
+	// The old session's late frames and disconnect are ignored.
+	if c := m.Report("UUID0", 1, failingReport(), at(3)); c != nil {
+		t.Fatal("report from a replaced session was applied")
+	}
+	if c := m.Disconnect("UUID0", 1, "gone", at(3)); c != nil {
+		t.Fatal("disconnect of a replaced session was applied")
+	}
+	m.Report("UUID0", 2, goodReport(), at(3))
+	expect(t, m, "UUID0", wire.StatusAvailable, "", at(3))
+	if !m.Live("UUID0") {
+		t.Fatal("session 2 should be live")
+	}
+}
+
+func TestStaleReportWithLivePings(t *testing.T) {
+	m := New(testConfig(t), t0)
+	m.Connect("UUID0", 1, wire.Hello{}, at(0))
+	m.Report("UUID0", 1, goodReport(), at(0))
+	for s := 5.0; s <= 20; s += 5 {
+		m.Frame("UUID0", 1, at(s))
+	}
+	m.Tick(at(20))
+	expect(t, m, "UUID0", wire.StatusConnectionError, "last report is 20 s old", at(20))
+}
+
+func TestImagesKeptWhenOmitted(t *testing.T) {
+	m := New(testConfig(t), t0)
+	m.Connect("UUID0", 1, wire.Hello{}, at(0))
+	r := goodReport()
+	r.Repository = &wire.Repository{Root: "/r", ImagesTotal: 1, ImagesComplete: 1, Generation: 1,
+		Images: []wire.Image{{UUID: "u1", State: wire.ImageComplete}}}
+	m.Report("UUID0", 1, r, at(0))
+	r2 := goodReport()
+	r2.Repository = &wire.Repository{Root: "/r", ImagesTotal: 1, ImagesComplete: 1, Generation: 1, ImagesOmitted: true}
+	m.Report("UUID0", 1, r2, at(5))
+	v, _ := m.Entity("UUID1", true)
+	if v.Repository == nil || len(v.Repository.Images) != 1 || v.Repository.ImagesOmitted {
+		t.Fatalf("image list lost: %+v", v.Repository)
+	}
+	if v, _ := m.Entity("UUID1", false); len(v.Repository.Images) != 0 {
+		t.Fatal("view without images carries the list")
+	}
+	if es := m.Entities(); len(es) != 4 || es[0].ID != "UUID0" || es[3].ID != "UUID9" {
+		t.Fatalf("tree order: %+v", es)
+	}
+}
+
+func TestExpired(t *testing.T) {
+	m := New(testConfig(t), t0)
+	m.Connect("UUID0", 1, wire.Hello{}, at(0))
+	if len(m.Expired(at(15))) != 0 {
+		t.Fatal("expired inside the deadline")
+	}
+	if got := m.Expired(at(15.5)); got["UUID0"] != 1 {
+		t.Fatalf("expired: %v", got)
+	}
+}
