@@ -160,9 +160,11 @@ type Entity struct {
 	ServedByEntity string `json:"served_by_entity,omitempty"`
 	Inherited      bool   `json:"inherited,omitempty"`
 
-	Hostname      string      `json:"hostname,omitempty"`
-	AgentVersion  string      `json:"agent_version,omitempty"`
-	LastReportAt  *time.Time  `json:"last_report_at,omitempty"`
+	Hostname     string     `json:"hostname,omitempty"`
+	AgentVersion string     `json:"agent_version,omitempty"`
+	LastReportAt *time.Time `json:"last_report_at,omitempty"`
+	// CollectedAt is the agent's own time of that report (its clock).
+	CollectedAt   *time.Time  `json:"collected_at,omitempty"`
 	UptimeSeconds uint64      `json:"uptime_seconds,omitempty"`
 	BootTime      *time.Time  `json:"boot_time,omitempty"`
 	Partitions    []Partition `json:"partitions,omitempty"`

@@ -278,8 +278,8 @@ func (m *Machine) build(id string, now time.Time, old wire.Entity) wire.Entity {
 			v.Hostname, v.AgentVersion = s.hello.Hostname, s.hello.AgentVersion
 		}
 		if r := s.report; r != nil {
-			at, boot := s.reportAt, r.BootTime
-			v.LastReportAt, v.BootTime = &at, &boot
+			at, boot, collected := s.reportAt, r.BootTime, r.CollectedAt
+			v.LastReportAt, v.BootTime, v.CollectedAt = &at, &boot, &collected
 			if r.Hostname != "" {
 				v.Hostname = r.Hostname
 			}
