@@ -173,6 +173,52 @@ type Entity struct {
 	Repository    *Repository `json:"repository,omitempty"`
 	Probes        []Probe     `json:"probes,omitempty"`
 	Errors        []string    `json:"errors,omitempty"`
+
+	// Medulla holds the figures read from Medulla's databases, when the hub
+	// is linked to them. Repository above comes from the agent's disk scan.
+	Medulla *Medulla `json:"medulla,omitempty"`
+}
+
+// SourceMedulla names figures read from Medulla's MariaDB databases.
+const SourceMedulla = "medulla_database"
+
+// Medulla is what Medulla's own databases say of an entity, computed as its
+// web console does.
+type Medulla struct {
+	Source   string    `json:"source"`
+	LoadedAt time.Time `json:"loaded_at"`
+	// Stale is set while the database link fails: the figures are the last
+	// ones read (LoadedAt says when) and Error says why.
+	Stale bool   `json:"stale,omitempty"`
+	Error string `json:"error,omitempty"`
+	// Server is the entity's own imaging server in Medulla, if any.
+	Server    string `json:"server,omitempty"`
+	ServerURL string `json:"server_url,omitempty"`
+	// NearerLinkedServer is set when a nearer ancestor has a linked server
+	// that Medulla's rule passes over (it picks the root-most recursive one).
+	NearerLinkedServer string `json:"nearer_linked_server,omitempty"`
+	// Figures are nil where Medulla shows none (no server row of its own).
+	Clients                 *int           `json:"clients"`
+	ClientsWithBackupImages *int           `json:"clients_with_backup_images"`
+	Masters                 *int           `json:"masters"`
+	MasterImages            []MasterImage  `json:"master_images,omitempty"`
+	Activity                []ActivityLine `json:"activity,omitempty"`
+}
+
+// MasterImage is a master ready to deploy, from Medulla's imaging database.
+type MasterImage struct {
+	UUID    string     `json:"uuid"`
+	Name    string     `json:"name"`
+	Size    int64      `json:"size_bytes"`
+	Created *time.Time `json:"created,omitempty"`
+}
+
+// ActivityLine is one of the entity's newest imaging log lines.
+type ActivityLine struct {
+	Time   *time.Time `json:"time,omitempty"`
+	State  string     `json:"state"`
+	Target string     `json:"target"`
+	Detail string     `json:"detail,omitempty"`
 }
 
 // ViewerMessage is a frame on the viewer socket: a full snapshot on connect,

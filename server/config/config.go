@@ -58,6 +58,20 @@ type File struct {
 	// MissedPings is how many intervals without a frame make a server Offline.
 	MissedPings int      `json:"missed_pings,omitempty"`
 	Entities    []Entity `json:"entities"`
+	// Medulla links Medulla's databases: entities, parents and servers come
+	// from there, and the entries above then override or add to them.
+	Medulla *MedullaLink `json:"medulla,omitempty"`
+}
+
+// MedullaLink says where Medulla's databases are. The DSNs may be given by
+// the environment instead (IMAGING_HUB_MEDULLA_IMAGING_DSN,
+// IMAGING_HUB_MEDULLA_GLPI_DSN) and the password by a file, so that the
+// configuration file holds no secret.
+type MedullaLink struct {
+	ImagingDSN   string   `json:"imaging_dsn,omitempty"`
+	GLPIDSN      string   `json:"glpi_dsn,omitempty"`
+	PasswordFile string   `json:"password_file,omitempty"`
+	Refresh      Duration `json:"refresh,omitempty"` // default 60 s
 }
 
 // Entity is one node of the tree.
@@ -66,6 +80,10 @@ type Entity struct {
 	Name   string  `json:"name"`
 	Parent string  `json:"parent,omitempty"`
 	Server *Server `json:"server,omitempty"`
+	// ServedByOverride is set by the Medulla link: the entity whose server
+	// serves this one by Medulla's own rule, instead of the nearest linked
+	// ancestor.
+	ServedByOverride string `json:"-"`
 }
 
 // Server is the imaging server linked to an entity. Only the SHA-256 of its
@@ -77,6 +95,8 @@ type Server struct {
 
 // Config is a validated File with the tree resolved.
 type Config struct {
+	// Source is the validated input, kept to merge again with Medulla's data.
+	Source      File
 	Listen      string
 	Interval    time.Duration
 	MissedPings int
@@ -116,7 +136,14 @@ func (c *Config) CheckToken(id, token string) bool {
 		return false
 	}
 	sum := sha256.Sum256([]byte(token))
-	return subtle.ConstantTimeCompare(sum[:], e.tokenHash) == 1
+	return len(e.tokenHash) == sha256.Size && subtle.ConstantTimeCompare(sum[:], e.tokenHash) == 1
+}
+
+// CheckTokenHash is CheckToken for a token already hashed (a live session
+// keeps only the hash, to re-check it when the configuration changes).
+func (c *Config) CheckTokenHash(id string, sum [sha256.Size]byte) bool {
+	e, ok := c.Lookup(id)
+	return ok && e.Server != nil && len(e.tokenHash) == sha256.Size && subtle.ConstantTimeCompare(sum[:], e.tokenHash) == 1
 }
 
 // Load reads and validates a configuration file.
@@ -145,7 +172,11 @@ func Parse(b []byte) (*Config, error) {
 
 // Resolve validates a File and works out the tree.
 func (f File) Resolve() (*Config, error) {
-	c := &Config{Listen: f.Listen, Interval: time.Duration(f.Interval), MissedPings: f.MissedPings}
+	c := &Config{Source: f, Listen: f.Listen, Interval: time.Duration(f.Interval), MissedPings: f.MissedPings}
+	// With Medulla linked, file entries may only add a token or a name to an
+	// entity the database describes: names, parents and hashes may be missing
+	// until the first load.
+	partial := f.Medulla != nil
 	if c.Listen == "" {
 		c.Listen = DefaultListen
 	}
@@ -178,17 +209,27 @@ func (f File) Resolve() (*Config, error) {
 			return nil, fmt.Errorf("entity %s is listed twice", e.ID)
 		}
 		if strings.TrimSpace(e.Name) == "" {
-			return nil, fmt.Errorf("entity %s has no name", e.ID)
+			if !partial {
+				return nil, fmt.Errorf("entity %s has no name", e.ID)
+			}
+			e.Name = e.ID
 		}
 		if len(e.Name) > wire.MaxString {
 			return nil, fmt.Errorf("entity %s: name longer than %d bytes", e.ID, wire.MaxString)
 		}
 		if s := e.Server; s != nil {
+			if partial && strings.TrimSpace(s.Name) == "" {
+				cp := *s
+				cp.Name = "server of " + e.ID
+				e.Server = &cp
+				s = &cp
+			}
 			if strings.TrimSpace(s.Name) == "" || len(s.Name) > maxServerNameLength {
 				return nil, fmt.Errorf("entity %s: server needs a name of 1-%d bytes", e.ID, maxServerNameLength)
 			}
 			h := strings.TrimPrefix(strings.ToLower(s.TokenSHA256), envTokenHashPrefix)
-			if _, err := hex.DecodeString(h); err != nil || len(h) != TokenHashHexLength {
+			// A server known only from Medulla has no hash: no agent can speak for it yet.
+			if _, err := hex.DecodeString(h); err != nil || len(h) != TokenHashHexLength && !(partial && h == "") {
 				return nil, fmt.Errorf("entity %s: token_sha256 must be %d hex digits (run `imaging-hub token` to make one)", e.ID, TokenHashHexLength)
 			}
 		}
@@ -202,7 +243,13 @@ func (f File) Resolve() (*Config, error) {
 	for _, e := range f.Entities {
 		if e.Parent != "" {
 			if _, ok := byID[e.Parent]; !ok {
-				return nil, fmt.Errorf("entity %s: parent %s is not listed", e.ID, e.Parent)
+				if !partial {
+					return nil, fmt.Errorf("entity %s: parent %s is not listed", e.ID, e.Parent)
+				}
+				// Until Medulla's tree is loaded, an orphan stands at the root.
+				e.Parent = ""
+				byID[e.ID] = e
+				roots = append(roots, e.ID)
 			}
 		}
 	}
@@ -213,6 +260,9 @@ func (f File) Resolve() (*Config, error) {
 		e := byID[id]
 		p := append(append([]string(nil), path...), e.Name)
 		r := ResolvedEntity{Entity: e, Path: p, ServedBy: servedBy}
+		if o, ok := c.index[e.ServedByOverride]; ok && c.Entities[o].Server != nil {
+			r.ServedBy = e.ServedByOverride
+		}
 		if e.Server != nil {
 			r.ServedBy = e.ID
 			h, _ := hex.DecodeString(strings.TrimPrefix(strings.ToLower(e.Server.TokenSHA256), envTokenHashPrefix))

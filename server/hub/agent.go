@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,9 +30,10 @@ var agentUpgrader = websocket.Upgrader{
 
 // agentSession is one authenticated agent connection.
 type agentSession struct {
-	id     state.SessionID
-	entity string
-	conn   *websocket.Conn
+	id        state.SessionID
+	entity    string
+	conn      *websocket.Conn
+	tokenHash [sha256.Size]byte // to re-check on a configuration reload
 
 	once   sync.Once
 	reason string // why the hub closed it, read after the read loop ends
@@ -120,17 +122,17 @@ func (h *Hub) serveAgent(conn *websocket.Conn, ip, token string) {
 		h.refuse(conn, ip, claimedEntity(msg), "malformed hello: "+err.Error())
 		return
 	}
-	if e, ok := h.cfg.Lookup(hello.Entity); !ok || e.Server == nil {
+	if e, ok := h.config().Lookup(hello.Entity); !ok || e.Server == nil {
 		// Not attributed to any entity: nobody's status changes for it.
 		h.refuse(conn, ip, "", "entity "+hello.Entity+" has no imaging server in the hub configuration")
 		return
 	}
-	if !h.cfg.CheckToken(hello.Entity, token) {
+	if !h.config().CheckToken(hello.Entity, token) {
 		h.refuse(conn, ip, hello.Entity, "agent token rejected for entity "+hello.Entity)
 		return
 	}
 
-	s := &agentSession{entity: hello.Entity, conn: conn}
+	s := &agentSession{entity: hello.Entity, conn: conn, tokenHash: sha256.Sum256([]byte(token))}
 	h.mu.Lock()
 	h.nextID++
 	s.id = h.nextID
@@ -167,7 +169,7 @@ func (h *Hub) serveAgent(conn *websocket.Conn, ip, token string) {
 
 // readAgent reads reports until the connection ends and says why it ended.
 func (h *Hub) readAgent(s *agentSession) string {
-	deadline := h.cfg.Deadline()
+	deadline := h.config().Deadline()
 	conn := s.conn
 	_ = conn.SetReadDeadline(h.now().Add(deadline))
 	conn.SetPongHandler(func(string) error {
@@ -176,7 +178,7 @@ func (h *Hub) readAgent(s *agentSession) string {
 		h.post(func(l *loop) { l.publish(l.m.Frame(s.entity, s.id, now)) })
 		return nil
 	})
-	budget := newBudget(h.opt.MessagesPerInterval, h.cfg.Interval, h.now)
+	budget := newBudget(h.opt.MessagesPerInterval, h.config().Interval, h.now)
 	for {
 		_, msg, err := conn.ReadMessage()
 		now := h.now()
@@ -187,7 +189,7 @@ func (h *Hub) readAgent(s *agentSession) string {
 		}
 		_ = conn.SetReadDeadline(now.Add(deadline))
 		if !budget.take() {
-			return h.dropMalformed(s, now, fmt.Sprintf("too many messages (more than %d per %v)", h.opt.MessagesPerInterval, h.cfg.Interval))
+			return h.dropMalformed(s, now, fmt.Sprintf("too many messages (more than %d per %v)", h.opt.MessagesPerInterval, h.config().Interval))
 		}
 		rep, err := wire.DecodeReport(msg)
 		if err != nil {
@@ -236,7 +238,7 @@ func (h *Hub) refuse(conn *websocket.Conn, ip, entity, reason string) {
 	if entity == "" {
 		return
 	}
-	if e, ok := h.cfg.Lookup(entity); !ok || e.Server == nil {
+	if e, ok := h.config().Lookup(entity); !ok || e.Server == nil {
 		return
 	}
 	now := h.now()
@@ -256,14 +258,14 @@ func claimedEntity(msg []byte) string {
 }
 
 func (h *Hub) pingLoop(conn *websocket.Conn, stop <-chan struct{}) {
-	t := time.NewTicker(h.cfg.Interval)
+	t := time.NewTicker(h.config().Interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
-			if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.cfg.Interval)) != nil {
+			if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.config().Interval)) != nil {
 				return
 			}
 		}

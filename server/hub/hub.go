@@ -9,7 +9,10 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"imagingstatus/server/config"
 	"imagingstatus/server/state"
@@ -39,7 +42,8 @@ type Options struct {
 
 // Hub is the live hub. Create with New, then Run it.
 type Hub struct {
-	cfg  *config.Config
+	// cfg is swapped whole by Reload; handlers read it without the loop.
+	cfg  atomic.Pointer[config.Config]
 	opt  Options
 	log  *slog.Logger
 	now  func() time.Time
@@ -88,8 +92,7 @@ func New(cfg *config.Config, o Options) *Hub {
 	if o.MessagesPerInterval == 0 {
 		o.MessagesPerInterval = 20
 	}
-	return &Hub{
-		cfg:      cfg,
+	h := &Hub{
 		opt:      o,
 		log:      o.Logger,
 		now:      o.Now,
@@ -98,12 +101,55 @@ func New(cfg *config.Config, o Options) *Hub {
 		auth:     newFailLimiter(o.AuthFailures, o.AuthWindow, o.Now),
 		sessions: make(map[state.SessionID]*agentSession),
 	}
+	h.cfg.Store(cfg)
+	return h
+}
+
+func (h *Hub) config() *config.Config { return h.cfg.Load() }
+
+// Reload swaps the configuration without a restart: sessions whose server
+// is no longer linked, or whose token no longer matches, are closed (a
+// revoked token stops speaking at once), and viewers get a new snapshot.
+func (h *Hub) Reload(ctx context.Context, cfg *config.Config) error {
+	ok := h.do(ctx, func(l *loop) {
+		h.cfg.Store(cfg)
+		now := h.now()
+		for _, id := range l.m.SetConfig(cfg, now) {
+			h.closeSession(id, "imaging server no longer linked in the hub configuration")
+		}
+		h.mu.Lock()
+		var revoked []*agentSession
+		for _, s := range h.sessions {
+			if !cfg.CheckTokenHash(s.entity, s.tokenHash) {
+				revoked = append(revoked, s)
+			}
+		}
+		h.mu.Unlock()
+		for _, s := range revoked {
+			s.close(websocket.ClosePolicyViolation, "agent token revoked by a configuration change")
+		}
+		l.snapshotAll()
+	})
+	if !ok {
+		return errStopped(ctx)
+	}
+	h.log.Info("configuration reloaded", "entities", len(cfg.Entities))
+	return nil
+}
+
+// SetMedulla publishes the figures read from Medulla's databases; only the
+// entities whose figures changed are pushed.
+func (h *Hub) SetMedulla(ctx context.Context, figs map[string]*wire.Medulla) error {
+	if !h.do(ctx, func(l *loop) { l.publish(l.m.SetMedulla(figs, h.now())) }) {
+		return errStopped(ctx)
+	}
+	return nil
 }
 
 // Run owns the state until ctx ends, then closes every session and viewer
 // and waits for their goroutines.
 func (h *Hub) Run(ctx context.Context) error {
-	l := &loop{h: h, m: state.New(h.cfg, h.now()), viewers: make(map[*viewer]struct{})}
+	l := &loop{h: h, m: state.New(h.config(), h.now()), viewers: make(map[*viewer]struct{})}
 	t := time.NewTicker(h.opt.Tick)
 	defer t.Stop()
 	defer func() {
@@ -128,7 +174,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			l.publish(l.m.Tick(now))
 			for entity, id := range l.m.Expired(now) {
 				h.closeSession(id, "no answer to pings within the deadline")
-				l.publish(l.m.Disconnect(entity, id, "no answer from the agent within "+h.cfg.Deadline().String()+" (missed pings)", now))
+				l.publish(l.m.Disconnect(entity, id, "no answer from the agent within "+h.config().Deadline().String()+" (missed pings)", now))
 			}
 		}
 	}
@@ -188,6 +234,25 @@ func errStopped(ctx context.Context) error {
 		return err
 	}
 	return errors.New("hub is shutting down")
+}
+
+// snapshot encodes the full state once.
+func (l *loop) snapshot() []byte {
+	b, err := json.Marshal(wire.ViewerMessage{Type: wire.TypeSnapshot, HubTime: l.h.now(), Version: l.h.opt.Version, Entities: l.m.Entities()})
+	if err != nil {
+		l.h.log.Error("encode snapshot", "err", err)
+		return nil
+	}
+	return b
+}
+
+// snapshotAll sends every viewer a fresh snapshot (the entity set changed),
+// replacing whatever changes it had queued.
+func (l *loop) snapshotAll() {
+	b := l.snapshot()
+	for v := range l.viewers {
+		v.reset(b)
+	}
 }
 
 // publish encodes each change once and queues it to every viewer.

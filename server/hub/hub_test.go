@@ -30,6 +30,7 @@ const (
 
 type testHub struct {
 	addr string
+	hub  *hub.Hub
 	stop func()
 }
 
@@ -52,7 +53,7 @@ func start(t *testing.T, o hub.Options) *testHub {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	th := &testHub{addr: ln.Addr().String()}
+	th := &testHub{addr: ln.Addr().String(), hub: srv.Hub()}
 	th.stop = func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -421,4 +422,54 @@ func TestRESTAndReadiness(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d with %q", k.path, resp.StatusCode, b, k.code, k.want)
 		}
 	}
+}
+
+func TestReloadRevokesTokensAndResnapshots(t *testing.T) {
+	th := start(t, hub.Options{})
+	v := dialViewer(t, th)
+	readViewer(t, v)
+	c, err := th.dialAgent(t, tokenA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, c, hello("UUID0"))
+	send(t, c, report(true))
+	th.waitStatus(t, "UUID0", wire.StatusAvailable, "")
+
+	// UUID0's token changes; Lab is removed; a new entity appears.
+	next, err := config.Parse([]byte(`{"interval":"100ms","missed_pings":3,"entities":[
+		{"id":"UUID0","name":"General","server":{"name":"srv-general","token_sha256":"` + config.HashToken("new-token") + `"}},
+		{"id":"UUID1","name":"Public","parent":"UUID0"},
+		{"id":"UUID7","name":"Annex","parent":"UUID0"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := th.hub.Reload(context.Background(), next); err != nil {
+		t.Fatal(err)
+	}
+	var ce *websocket.CloseError
+	for {
+		if _, _, err = c.ReadMessage(); err != nil {
+			break
+		}
+	}
+	if !errors.As(err, &ce) || !strings.Contains(ce.Text, "revoked") {
+		t.Fatalf("close: %v", err)
+	}
+	th.waitStatus(t, "UUID0", wire.StatusOffline, "revoked")
+	for {
+		m := readViewer(t, v)
+		if m.Type == wire.TypeSnapshot {
+			if len(m.Entities) != 3 || m.Entities[2].ID != "UUID7" {
+				t.Fatalf("snapshot after reload: %+v", m.Entities)
+			}
+			break
+		}
+	}
+	if _, code := th.get(t, "UUID2"); code != http.StatusNotFound {
+		t.Fatalf("removed entity answers %d", code)
+	}
+	// The new token is accepted at once.
+	th.agent(t, "UUID0", "new-token", true)
+	th.waitStatus(t, "UUID0", wire.StatusAvailable, "")
 }

@@ -1,14 +1,11 @@
 package hub
 
 import (
-	"encoding/json"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
-
-	"imagingstatus/wire"
 )
 
 // ViewerPath is where browsers open the live stream.
@@ -48,6 +45,16 @@ func (v *viewer) push(id string, b []byte) {
 		v.order = append(v.order, id)
 	}
 	v.pending[id] = b
+	v.mu.Unlock()
+	v.signal()
+}
+
+// reset queues a snapshot in place of everything pending.
+func (v *viewer) reset(snapshot []byte) {
+	v.mu.Lock()
+	v.first = snapshot
+	clear(v.pending)
+	v.order = v.order[:0]
 	v.mu.Unlock()
 	v.signal()
 }
@@ -98,15 +105,7 @@ func (h *Hub) ViewerHandler() http.Handler {
 		defer h.wg.Done()
 		v := newViewer(conn)
 		registered := h.do(r.Context(), func(l *loop) {
-			b, err := json.Marshal(wire.ViewerMessage{Type: wire.TypeSnapshot, HubTime: h.now(), Version: h.opt.Version, Entities: l.m.Entities()})
-			if err != nil {
-				h.log.Error("encode snapshot", "err", err)
-				return
-			}
-			v.mu.Lock()
-			v.first = b
-			v.mu.Unlock()
-			v.signal()
+			v.reset(l.snapshot())
 			l.viewers[v] = struct{}{}
 		})
 		if !registered {
@@ -114,7 +113,7 @@ func (h *Hub) ViewerHandler() http.Handler {
 			return
 		}
 		defer h.post(func(l *loop) { delete(l.viewers, v) })
-		go v.readLoop(h.cfg.Interval)
+		go v.readLoop(h.config().Interval)
 		h.writeViewer(v)
 	})
 }
@@ -123,7 +122,7 @@ func (h *Hub) ViewerHandler() http.Handler {
 // within the write timeout is dropped.
 func (h *Hub) writeViewer(v *viewer) {
 	defer v.close()
-	ping := time.NewTicker(h.cfg.Interval)
+	ping := time.NewTicker(h.config().Interval)
 	defer ping.Stop()
 	for {
 		select {

@@ -5,6 +5,7 @@ package state
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -45,38 +46,72 @@ type verdict struct {
 type Machine struct {
 	cfg      *config.Config
 	deadline time.Duration
-	started  time.Time
 	servers  map[string]*server  // by linked entity id
 	served   map[string][]string // linked entity id → entities it serves
 	views    map[string]wire.Entity
+	medulla  map[string]*wire.Medulla
 }
 
 // New builds a machine where every linked server is Offline (never seen)
 // and every other entity is not linked, since now.
 func New(cfg *config.Config, now time.Time) *Machine {
-	m := &Machine{
-		cfg:      cfg,
-		deadline: cfg.Deadline(),
-		started:  now,
-		servers:  make(map[string]*server),
-		served:   make(map[string][]string),
-		views:    make(map[string]wire.Entity, len(cfg.Entities)),
-	}
+	m := &Machine{views: map[string]wire.Entity{}, servers: map[string]*server{}}
+	m.SetConfig(cfg, now)
+	return m
+}
+
+// SetConfig swaps the configuration (a reload, or Medulla's tree changed).
+// Servers still linked keep their session, figures and `since`; the
+// sessions of servers no longer linked are returned for the caller to close.
+// Every view may have changed: the caller sends viewers a new snapshot.
+func (m *Machine) SetConfig(cfg *config.Config, now time.Time) (dropped []SessionID) {
+	old := m.servers
+	m.cfg, m.deadline = cfg, cfg.Deadline()
+	m.servers = make(map[string]*server)
+	m.served = make(map[string][]string)
 	for _, e := range cfg.Entities {
 		if e.Server != nil {
-			m.servers[e.ID] = &server{entity: e.ID}
+			s := old[e.ID]
+			if s == nil {
+				s = &server{entity: e.ID}
+			}
+			m.servers[e.ID] = s
 		}
 		if e.ServedBy != "" {
 			m.served[e.ServedBy] = append(m.served[e.ServedBy], e.ID)
 		}
 	}
+	for id, s := range old {
+		if _, kept := m.servers[id]; !kept && s.session != 0 {
+			dropped = append(dropped, s.session)
+		}
+	}
 	for _, s := range m.servers {
 		s.cur = m.judge(s, now)
 	}
+	views := make(map[string]wire.Entity, len(cfg.Entities))
 	for _, e := range cfg.Entities {
-		m.views[e.ID] = m.build(e.ID, now, wire.Entity{})
+		views[e.ID] = m.build(e.ID, now, m.views[e.ID])
 	}
-	return m
+	m.views = views
+	return dropped
+}
+
+// SetMedulla replaces the figures read from Medulla's databases and returns
+// the entities whose figures changed.
+func (m *Machine) SetMedulla(figs map[string]*wire.Medulla, now time.Time) []wire.Entity {
+	m.medulla = figs
+	var changed []wire.Entity
+	for _, e := range m.cfg.Entities {
+		old := m.views[e.ID]
+		if reflect.DeepEqual(old.Medulla, figs[e.ID]) {
+			continue
+		}
+		v := m.build(e.ID, now, old)
+		m.views[e.ID] = v
+		changed = append(changed, v)
+	}
+	return changed
 }
 
 // Entities returns every view in tree order.
@@ -287,12 +322,10 @@ func (m *Machine) build(id string, now time.Time, old wire.Entity) wire.Entity {
 			v.Repository, v.Probes, v.Errors = r.Repository, r.Probes, r.Errors
 		}
 	}
+	v.Medulla = m.medulla[id]
 	v.Since = old.Since
 	if old.Status != v.Status || old.Since.IsZero() {
 		v.Since = now
-		if old.Status == "" {
-			v.Since = m.started
-		}
 	}
 	return v
 }

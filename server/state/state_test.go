@@ -233,3 +233,54 @@ func TestExpired(t *testing.T) {
 		t.Fatalf("expired: %v", got)
 	}
 }
+
+func TestSetConfigKeepsLiveServersAndDropsUnlinked(t *testing.T) {
+	m := New(testConfig(t), t0)
+	m.Connect("UUID0", 1, wire.Hello{}, at(0))
+	m.Report("UUID0", 1, goodReport(), at(0))
+	m.Connect("UUID2", 2, wire.Hello{}, at(0))
+	m.Report("UUID2", 2, goodReport(), at(0))
+
+	// UUID2 loses its server and gains a child; UUID0 keeps its own.
+	next, err := config.Parse([]byte(`{"interval":"5s","entities":[
+		{"id":"UUID0","name":"General","server":{"name":"srv-general","token_sha256":"` + hashA + `"}},
+		{"id":"UUID1","name":"Public","parent":"UUID0"},
+		{"id":"UUID2","name":"Lab","parent":"UUID1"},
+		{"id":"UUID3","name":"New","parent":"UUID2"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := m.SetConfig(next, at(1))
+	if len(dropped) != 1 || dropped[0] != 2 {
+		t.Fatalf("dropped %v, want [2]", dropped)
+	}
+	expect(t, m, "UUID0", wire.StatusAvailable, "", at(0)) // since kept
+	expect(t, m, "UUID2", wire.StatusAvailable, "", at(0)) // now inherits General, still available since 0
+	expect(t, m, "UUID3", wire.StatusAvailable, "", at(1)) // new entity
+	if _, ok := m.Entity("UUID9", false); ok {
+		t.Fatal("removed entity still listed")
+	}
+	if v := view(t, m, "UUID3"); v.ServedBy != "srv-general" || !v.Inherited {
+		t.Fatalf("new entity's server: %+v", v)
+	}
+}
+
+func TestSetMedullaPushesOnlyChanges(t *testing.T) {
+	m := New(testConfig(t), t0)
+	n := 3
+	figs := map[string]*wire.Medulla{"UUID2": {Source: wire.SourceMedulla, Clients: &n}}
+	if c := m.SetMedulla(figs, at(1)); len(c) != 1 || c[0].ID != "UUID2" || *c[0].Medulla.Clients != 3 {
+		t.Fatalf("first figures: %+v", c)
+	}
+	same := map[string]*wire.Medulla{"UUID2": {Source: wire.SourceMedulla, Clients: &n}}
+	if c := m.SetMedulla(same, at(2)); len(c) != 0 {
+		t.Fatalf("unchanged figures pushed: %d", len(c))
+	}
+	stale := map[string]*wire.Medulla{"UUID2": {Source: wire.SourceMedulla, Clients: &n, Stale: true, Error: "down"}}
+	if c := m.SetMedulla(stale, at(3)); len(c) != 1 || !c[0].Medulla.Stale {
+		t.Fatalf("stale figures: %+v", c)
+	}
+	if v := view(t, m, "UUID2"); v.Status != wire.StatusOffline || !v.Since.Equal(t0) {
+		t.Fatalf("figures moved the status: %+v", v)
+	}
+}
