@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -61,6 +62,47 @@ type File struct {
 	// Medulla links Medulla's databases: entities, parents and servers come
 	// from there, and the entries above then override or add to them.
 	Medulla *MedullaLink `json:"medulla,omitempty"`
+	// TLS serves HTTPS and WSS. Without it the hub refuses to start unless
+	// PlainHTTP says plain HTTP is wanted (a local demo, or TLS ended by a
+	// reverse proxy on the same host).
+	TLS       *TLS `json:"tls,omitempty"`
+	PlainHTTP bool `json:"plain_http,omitempty"`
+	// Viewers says who may read the statuses.
+	Viewers *Viewers `json:"viewers,omitempty"`
+}
+
+// TLS names the hub's certificate and key (PEM files).
+type TLS struct {
+	Cert string `json:"cert"`
+	Key  string `json:"key"`
+}
+
+// Viewer authentication modes.
+const (
+	ViewerAuthNone  = "none"  // anyone who reaches the hub reads everything
+	ViewerAuthToken = "token" // viewer tokens, each with an entity scope, exchanged for a cookie
+	ViewerAuthProxy = "proxy" // a trusted reverse proxy names the user in a header
+)
+
+// Viewers configures who may read statuses, and what.
+type Viewers struct {
+	Auth   string        `json:"auth"`
+	Tokens []ViewerToken `json:"tokens,omitempty"`
+	// ProxyHeader (default X-Remote-User) is trusted only from TrustedProxies.
+	ProxyHeader    string   `json:"proxy_header,omitempty"`
+	TrustedProxies []string `json:"trusted_proxies,omitempty"`
+	// ProxyScopes maps a user to the entities (and their subtrees) they may
+	// see; "*" is the scope of users not listed; a user matched by neither
+	// sees nothing.
+	ProxyScopes map[string][]string `json:"proxy_scopes,omitempty"`
+}
+
+// ViewerToken is a kiosk or user token. Scope lists entity ids whose
+// subtrees it may see; empty means every entity.
+type ViewerToken struct {
+	Name        string   `json:"name"`
+	TokenSHA256 string   `json:"token_sha256"`
+	Scope       []string `json:"scope,omitempty"`
 }
 
 // MedullaLink says where Medulla's databases are. The DSNs may be given by
@@ -192,6 +234,9 @@ func (f File) Resolve() (*Config, error) {
 	if c.MissedPings < 1 || c.MissedPings > 100 {
 		return nil, fmt.Errorf("missed_pings %d out of range 1..100", c.MissedPings)
 	}
+	if err := f.checkSecurity(); err != nil {
+		return nil, err
+	}
 	if len(f.Entities) == 0 {
 		return nil, errors.New("no entities: list at least the root entity")
 	}
@@ -301,4 +346,56 @@ func GenerateToken() (token, hash string, err error) {
 	}
 	token = hex.EncodeToString(b)
 	return token, HashToken(token), nil
+}
+
+func (f File) checkSecurity() error {
+	if f.TLS != nil && (f.TLS.Cert == "" || f.TLS.Key == "") {
+		return errors.New("tls needs both \"cert\" and \"key\" (PEM files)")
+	}
+	v := f.Viewers
+	if v == nil {
+		return nil
+	}
+	switch v.Auth {
+	case ViewerAuthNone:
+	case ViewerAuthToken:
+		if len(v.Tokens) == 0 {
+			return errors.New("viewers.auth is \"token\" but viewers.tokens is empty (run `imaging-hub token` to make one)")
+		}
+		for i, t := range v.Tokens {
+			h := strings.ToLower(t.TokenSHA256)
+			if _, err := hex.DecodeString(h); err != nil || len(h) != TokenHashHexLength || t.Name == "" {
+				return fmt.Errorf("viewers.tokens[%d]: needs a name and a token_sha256 of %d hex digits", i, TokenHashHexLength)
+			}
+		}
+	case ViewerAuthProxy:
+		if len(v.TrustedProxies) == 0 {
+			return errors.New("viewers.auth is \"proxy\" but viewers.trusted_proxies is empty: list the proxy's addresses (CIDR)")
+		}
+		for _, c := range v.TrustedProxies {
+			if _, err := netip.ParsePrefix(c); err != nil {
+				if _, err2 := netip.ParseAddr(c); err2 != nil {
+					return fmt.Errorf("viewers.trusted_proxies: %q is neither an address nor a CIDR", c)
+				}
+			}
+		}
+	default:
+		return fmt.Errorf("viewers.auth %q: choose \"none\", \"token\" or \"proxy\"", v.Auth)
+	}
+	return nil
+}
+
+// Within reports whether entity id is one of roots or lies under one of them.
+func (c *Config) Within(id string, roots []string) bool {
+	for e, ok := c.Lookup(id); ok; e, ok = c.Lookup(e.Parent) {
+		for _, r := range roots {
+			if e.ID == r {
+				return true
+			}
+		}
+		if e.Parent == "" {
+			break
+		}
+	}
+	return false
 }

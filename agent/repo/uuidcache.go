@@ -1,0 +1,48 @@
+package repo
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"time"
+)
+
+// uuidCacheFile caches uuid-cache.txt, re-read only when its mtime or size
+// changed (or its last read was racy).
+type uuidCacheFile struct {
+	known  bool
+	exists bool
+	mtime  int64
+	size   int64
+	racy   bool
+	macs   map[string]string // lower-case computer UUID → MAC
+	reads  int               // test hook: file reads since New
+}
+
+// refresh re-reads the file when it changed and says whether the MAC map may
+// have changed. A missing file is normal (no MAC matching then); an
+// unreadable one is reported in problems.
+func (c *uuidCacheFile) refresh(path string, now time.Time, problems *[]string) bool {
+	st, err := os.Stat(path)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			*problems = append(*problems, "uuid-cache.txt not readable: "+reason(err))
+		}
+		changed := !c.known || len(c.macs) > 0
+		*c = uuidCacheFile{known: true, reads: c.reads}
+		return changed
+	}
+	mt := st.ModTime().UnixNano()
+	if c.known && c.exists && !c.racy && c.mtime == mt && c.size == st.Size() {
+		return false
+	}
+	reads := c.reads + 1
+	b, err := readLimited(path, 64<<20)
+	if err != nil {
+		*problems = append(*problems, "uuid-cache.txt not readable: "+errText(err))
+		*c = uuidCacheFile{known: true, reads: reads}
+		return true
+	}
+	*c = uuidCacheFile{known: true, exists: true, mtime: mt, size: st.Size(), racy: racy(now, st.ModTime()), macs: parseUUIDCache(b), reads: reads}
+	return true
+}

@@ -1,0 +1,106 @@
+package ui
+
+import (
+	"testing"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"imagingstatus/wire"
+)
+
+func snapshot() []wire.Entity {
+	return []wire.Entity{availableEntity(), offlineEntity(), connErrorEntity(), notLinkedEntity(), inheritingEntity()}
+}
+
+func loadDashboard(t *testing.T) (app.TestEngine, *Dashboard) {
+	t.Helper()
+	eng := app.NewTestEngine()
+	d := &Dashboard{}
+	if err := eng.Load(d); err != nil {
+		t.Fatal(err)
+	}
+	eng.ConsumeAll()
+	return eng, d
+}
+
+// run changes the dashboard on the UI goroutine, as the feed does.
+func run(eng app.TestEngine, d *Dashboard, f func()) {
+	d.mctx.Dispatch(func(app.Context) { f() })
+	eng.ConsumeAll()
+}
+
+func TestDashboardLoadingUntilSnapshot(t *testing.T) {
+	eng, d := loadDashboard(t)
+	wantAll(t, visibleText(d), "Imaging status", "Loading the status of the imaging servers")
+	local := time.Date(2026, 11, 25, 11, 59, 0, 0, time.UTC) // browser clock 1 min slow
+	run(eng, d, func() {
+		d.apply(Batch{Conn: &ConnState{Phase: PhaseConnected}, Snapshot: snapshot(), HubTime: hubNow, ReceivedAt: local})
+	})
+	text := visibleText(d)
+	wantNone(t, text, "Loading")
+	// General (the root) by default; durations use the hub's clock.
+	wantAll(t, text, "Connected to the hub", "Available", "For 3 d 4 h 5 min", "Updated 3 s ago",
+		"General › Public — Offline", "General › Private — Connection error",
+		"General › Archive — No imaging server", "General › Public › Lab — Available")
+	// The selector lists the tree depth first.
+	want := []string{"UUID0", "UUID4", "UUID3", "UUID2", "UUID5"}
+	for i, id := range want {
+		if d.st.order[i] != id {
+			t.Fatalf("order %v, want %v", d.st.order, want)
+		}
+	}
+}
+
+func TestDashboardSelectionAndChanges(t *testing.T) {
+	eng, d := loadDashboard(t)
+	run(eng, d, func() {
+		d.apply(Batch{Snapshot: snapshot(), HubTime: hubNow, ReceivedAt: hubNow})
+		d.selected = "UUID3"
+	})
+	wantAll(t, visibleText(d), "General › Private", "Connection error", "Report it to the technical team.")
+
+	// A change arrives: the entity recovers, without a reload.
+	e := connErrorEntity()
+	e.Status, e.Reason, e.Since = wire.StatusAvailable, "", hubNow
+	run(eng, d, func() {
+		d.apply(Batch{Changes: map[string]wire.Entity{e.ID: e}, HubTime: hubNow.Add(4 * time.Second), ReceivedAt: hubNow})
+	})
+	wantAll(t, visibleText(d), "Available", "For 4 s", "You can create or deploy an image.")
+
+	// The inherited entity names its ancestor.
+	run(eng, d, func() { d.selected = "UUID5" })
+	wantAll(t, visibleText(d), "served by the server of General")
+
+	// An unknown id is said so, with a way back.
+	run(eng, d, func() { d.selected = "UUID77" })
+	wantAll(t, visibleText(d), `There is no entity "UUID77"`, "Show General", "Choose an entity")
+}
+
+func TestDashboardReconnecting(t *testing.T) {
+	eng, d := loadDashboard(t)
+	now := time.Now()
+	run(eng, d, func() {
+		d.apply(Batch{Snapshot: snapshot(), HubTime: hubNow, ReceivedAt: hubNow})
+		d.apply(Batch{Conn: &ConnState{Phase: PhaseReconnecting, Attempt: 3, RetryAt: now.Add(4 * time.Second), Err: "connection refused"}})
+		d.now = now
+	})
+	wantAll(t, visibleText(d), "Reconnecting… (attempt 3, next try in 4 s)", "lost its connection to the hub")
+	// A fresh snapshot after reconnecting replaces every entity.
+	run(eng, d, func() {
+		d.apply(Batch{Conn: &ConnState{Phase: PhaseConnected}, Snapshot: []wire.Entity{notLinkedEntity()}, HubTime: hubNow, ReceivedAt: hubNow})
+	})
+	text := visibleText(d)
+	wantAll(t, text, "Connected to the hub", "General › Archive", "No imaging server")
+	wantNone(t, text, "Reconnecting", "General › Public")
+}
+
+func TestEntityFromPath(t *testing.T) {
+	for p, want := range map[string]string{
+		"/entities/UUID1": "UUID1", "/": "", "/entities/": "", "/entities/a b": "", "/other/UUID1": "",
+	} {
+		if got := entityFromPath(p); got != want {
+			t.Errorf("entityFromPath(%q) = %q, want %q", p, got, want)
+		}
+	}
+}

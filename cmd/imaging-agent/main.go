@@ -1,0 +1,187 @@
+// Command imaging-agent reports an imaging server's disks, load, imaging
+// repository and services to the imaging status hub.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"imagingstatus/agent"
+	"imagingstatus/agent/probe"
+	"imagingstatus/agent/push"
+)
+
+var version = "dev"
+
+// TokenEnv names the environment variable that may hold the agent token.
+const TokenEnv = "IMAGING_AGENT_TOKEN"
+
+const usage = `imaging-agent: reports this imaging server to the imaging status hub.
+
+Usage:
+  imaging-agent run    --hub URL --entity ID --token-file FILE [options]   push reports to the hub
+  imaging-agent report [--repo DIR] [--probe URL]...                      print one report as JSON
+  imaging-agent version
+
+The token is read from --token-file or from $IMAGING_AGENT_TOKEN, never from the command line.
+Options:
+`
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
+
+type opts struct {
+	hub, entity, tokenFile, repo, caFile, probeCA string
+	interval, probeTimeout                        time.Duration
+	probes                                        multi
+	probeInsecure                                 bool
+}
+
+func flags(name string, o *opts) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	fs.StringVar(&o.hub, "hub", "", "hub base URL, e.g. https://hub.example:8443")
+	fs.StringVar(&o.entity, "entity", "", "id of the entity this imaging server is linked to (e.g. UUID1)")
+	fs.StringVar(&o.tokenFile, "token-file", "", "file holding the agent token (else $"+TokenEnv+")")
+	fs.StringVar(&o.repo, "repo", agent.DefaultRepository, "imaging repository root")
+	fs.DurationVar(&o.interval, "interval", 5*time.Second, "report interval (keep it at or below the hub's)")
+	fs.Var(&o.probes, "probe", "imaging service to check: tcp://host:port or https://host:port/path, optionally name=URL (repeatable)")
+	fs.BoolVar(&o.probeInsecure, "probe-insecure", false, "accept a self-signed certificate on HTTPS probes")
+	fs.StringVar(&o.probeCA, "probe-ca", "", "PEM file of a CA to trust for HTTPS probes")
+	fs.DurationVar(&o.probeTimeout, "probe-timeout", 3*time.Second, "timeout of each probe")
+	fs.StringVar(&o.caFile, "ca-file", "", "PEM file of a CA to trust for the hub's certificate (default: system roots)")
+	fs.Usage = func() { fmt.Fprint(os.Stderr, usage); fs.PrintDefaults() }
+	return fs
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var o opts
+	var err error
+	switch os.Args[1] {
+	case "run":
+		_ = flags("run", &o).Parse(os.Args[2:])
+		err = run(o)
+	case "report":
+		_ = flags("report", &o).Parse(os.Args[2:])
+		err = report(o)
+	case "version":
+		fmt.Println(version)
+	case "-h", "--help", "help":
+		flags("", &o).Usage()
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "imaging-agent:", err)
+		os.Exit(1)
+	}
+}
+
+func collector(o opts) (*agent.Collector, error) {
+	specs := make([]probe.Spec, 0, len(o.probes))
+	for _, p := range o.probes {
+		s, err := probe.Parse(p)
+		if err != nil {
+			return nil, fmt.Errorf("--probe: %w", err)
+		}
+		specs = append(specs, s)
+	}
+	var prober *probe.Prober
+	if len(specs) > 0 {
+		var err error
+		prober, err = probe.New(specs, probe.Options{Timeout: o.probeTimeout, InsecureSkipVerify: o.probeInsecure, CAFile: o.probeCA})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return agent.NewCollector(o.repo, prober), nil
+}
+
+func report(o opts) error {
+	c, err := collector(o)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(c.Collect(ctx))
+}
+
+func run(o opts) error {
+	if o.hub == "" || o.entity == "" {
+		return errors.New("run needs --hub URL and --entity ID")
+	}
+	tok, err := readToken(o.tokenFile)
+	if err != nil {
+		return err
+	}
+	tlsCfg, err := hubTLS(o.caFile)
+	if err != nil {
+		return err
+	}
+	c, err := collector(o)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Info("imaging agent starting", "version", version, "entity", o.entity, "repo", o.repo, "interval", o.interval)
+	return push.Run(ctx, push.Config{
+		Hub: o.hub, Token: tok, Entity: o.entity, Hostname: host, AgentVersion: version,
+		Interval: o.interval, TLS: tlsCfg, Logger: log,
+	}, c.Collect)
+}
+
+func readToken(file string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("read agent token: %w", err)
+		}
+		t := strings.TrimSpace(string(b))
+		if t == "" {
+			return "", fmt.Errorf("agent token file %s is empty", file)
+		}
+		return t, nil
+	}
+	if t := strings.TrimSpace(os.Getenv(TokenEnv)); t != "" {
+		return t, nil
+	}
+	return "", errors.New("no agent token: give --token-file FILE or set " + TokenEnv)
+}
+
+func hubTLS(caFile string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("read --ca-file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", caFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}

@@ -1,0 +1,159 @@
+// Command imaging-demo runs the product on one machine with an embedded
+// configuration: a hub, a real agent on this machine with a generated sample
+// repository, a second agent whose service probe fails, a linked server
+// with no agent, an unlinked entity and an inheriting sub-entity. Ctrl-C
+// stops every process it started.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"imagingstatus/agent/repo/repotest"
+	"imagingstatus/server"
+	"imagingstatus/server/config"
+	"imagingstatus/server/hub"
+)
+
+var version = "dev"
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "imaging-demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	self, _ := os.Executable()
+	addr := flag.String("addr", envOr("DEMO_ADDR", "127.0.0.1:8080"), "listen address of the demo hub")
+	agentBin := flag.String("agent", filepath.Join(filepath.Dir(self), "imaging-agent"), "imaging-agent binary")
+	interval := flag.Duration("interval", 2*time.Second, "report interval (short, so changes show quickly)")
+	flag.Parse()
+	if _, err := os.Stat(*agentBin); err != nil {
+		return fmt.Errorf("agent binary: %w (run `make demo`, which builds it)", err)
+	}
+
+	dir, err := os.MkdirTemp("", "imaging-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	// Three linked servers, each with its own token (only hashes go into the configuration).
+	tokens := map[string]string{}
+	srv := func(entity, name string) *config.Server {
+		tok, hash, err := config.GenerateToken()
+		if err != nil {
+			panic(err)
+		}
+		tokens[entity] = filepath.Join(dir, entity+".token")
+		if err := os.WriteFile(tokens[entity], []byte(tok), 0o600); err != nil {
+			panic(err)
+		}
+		return &config.Server{Name: name, TokenSHA256: hash}
+	}
+	cfg, err := config.File{
+		Listen:   *addr,
+		Interval: config.Duration(*interval),
+		Entities: []config.Entity{
+			{ID: "UUID0", Name: "General", Server: srv("UUID0", "imaging-general")},
+			{ID: "UUID1", Name: "Public", Parent: "UUID0"},
+			{ID: "UUID5", Name: "Workshop", Parent: "UUID1"},
+			{ID: "UUID2", Name: "Private", Parent: "UUID0", Server: srv("UUID2", "imaging-private")},
+			{ID: "UUID3", Name: "Branch office", Parent: "UUID0", Server: srv("UUID3", "imaging-branch")},
+			{ID: "UUID4", Name: "Partners"},
+		},
+	}.Resolve()
+	if err != nil {
+		return err
+	}
+
+	repoDir := filepath.Join(dir, "imaging")
+	if _, err := repotest.Generate(repoDir, repotest.Options{
+		Complete: 12, Legacy: 3, InProgress: 1, Failed: 1, Invalid: 1,
+		Clients: 9, ClientsWithImages: 6, WithUUIDCache: true,
+	}); err != nil {
+		return fmt.Errorf("generate the sample repository: %w", err)
+	}
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	app, err := appHandler()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (set DEMO_ADDR to use another address): %w", *addr, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s := server.New(cfg, server.Options{Logger: log, App: app, Hub: hub.Options{Version: version}})
+	hubDone := make(chan error, 1)
+	go func() { hubDone <- s.Serve(ctx, ln) }()
+
+	hubURL := "http://" + ln.Addr().String()
+	agents := []struct {
+		entity string
+		args   []string
+	}{
+		{"UUID0", []string{"--repo", repoDir}},
+		{"UUID2", []string{"--repo", repoDir, "--probe", "package-server=tcp://127.0.0.1:1"}},
+	}
+	var wg sync.WaitGroup
+	for _, a := range agents {
+		args := append([]string{"run", "--hub", hubURL, "--entity", a.entity, "--token-file", tokens[a.entity], "--interval", interval.String()}, a.args...)
+		cmd := exec.CommandContext(ctx, *agentBin, args...)
+		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+		cmd.WaitDelay = 5 * time.Second
+		cmd.SysProcAttr = procAttr()
+		cmd.Stderr = os.Stderr
+		cmd.Env = append(os.Environ(), "IMAGING_AGENT_TOKEN=")
+		if err := cmd.Start(); err != nil {
+			stop()
+			<-hubDone
+			return fmt.Errorf("start agent for %s: %w", a.entity, err)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = cmd.Wait() }()
+	}
+
+	fmt.Printf(`
+Imaging status demo is running: open %s/
+
+  General        imaging-general  real agent on this machine, sample repository  -> Available
+  Public         (inherits General's server)                                  -> Available
+  Workshop       (inherits General's server, two levels down)                 -> Available
+  Private        imaging-private  agent whose package-server probe fails      -> Connection error
+  Branch office  imaging-branch   linked, no agent running                    -> Offline
+  Partners       no imaging server                                            -> No imaging server
+
+REST: %s/api/v1/entities    Press Ctrl-C to stop.
+`, hubURL, hubURL)
+
+	<-ctx.Done()
+	fmt.Println("\nstopping agents and hub…")
+	wg.Wait() // agents got SIGTERM through their context and say goodbye
+	if err := <-hubDone; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,29 @@
+# Browser app: included by the top-level Makefile (include web/web.mk).
+# `make wasm` builds web/static/app.wasm and its precompressed copies, which
+# the hub embeds; it rebuilds only when the app's sources change.
+
+GO       ?= go
+WASM_DIR := web/static
+WASM     := $(WASM_DIR)/app.wasm
+# Everything the hub embeds from a WASM build; hub targets depend on it.
+WASM_OUTPUTS := $(WASM) $(WASM).br $(WASM).gz $(WASM).sum
+WASM_SRC := $(shell find app cmd/imaging-app wire -name '*.go' ! -name '*_test.go' 2>/dev/null) go.mod go.sum
+
+.PHONY: wasm wasm-clean wasm-size
+
+wasm: $(WASM_OUTPUTS)
+
+$(WASM): $(WASM_SRC)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $@ ./cmd/imaging-app
+
+# .br, .gz and .sum are written together; .sum is the one make tracks.
+$(WASM).sum: $(WASM) web/internal/precompress/main.go
+	$(GO) run ./web/internal/precompress $(WASM)
+
+$(WASM).br $(WASM).gz: $(WASM).sum ;
+
+wasm-size: wasm
+	@ls -l $(WASM) $(WASM).gz $(WASM).br
+
+wasm-clean:
+	rm -f $(WASM_OUTPUTS)
