@@ -4,16 +4,19 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"time"
 
 	"imagingstatus/server/api"
 	"imagingstatus/server/config"
 	"imagingstatus/server/hub"
+	"imagingstatus/server/viewerauth"
 )
 
 // Options for a hub process.
@@ -44,19 +47,22 @@ func New(cfg *config.Config, o Options) *Server {
 	}
 	o.Hub.Logger = o.Logger
 	h := hub.New(cfg, o.Hub)
+	auth := viewerauth.New(h.Config, cfg.Source.TLS != nil)
 	mux := http.NewServeMux()
-	api.Register(mux, h, o.Logger)
-	mux.Handle("GET "+hub.AgentPath, h.AgentHandler())
-	mux.Handle("GET "+hub.ViewerPath, h.ViewerHandler())
+	api.Register(mux, h, o.Logger, auth.Protect)
+	mux.Handle("GET "+hub.AgentPath, h.AgentHandler()) // agents carry their own token
+	mux.Handle("GET "+hub.ViewerPath, auth.Protect(h.ViewerHandler()))
+	mux.Handle("GET /login", auth.Login())
+	mux.Handle("GET /logout", auth.Logout())
 	if o.App != nil {
-		mux.Handle("/", o.App)
+		mux.Handle("/", o.App) // the app shell holds no data; the API behind it is protected
 	}
 	return &Server{
 		cfg: cfg,
 		opt: o,
 		hub: h,
 		http: &http.Server{
-			Handler:           mux,
+			Handler:           securityHeaders(mux, cfg.Source.TLS != nil),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 		},
@@ -111,6 +117,43 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (set \"listen\" in the configuration or --listen): %w", addr, err)
 	}
-	s.opt.Logger.Info("hub listening", "addr", ln.Addr().String(), "entities", len(s.cfg.Entities), "deadline", s.cfg.Deadline())
+	if t := s.cfg.Source.TLS; t != nil {
+		cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("load the hub's TLS certificate %s and key %s: %w", t.Cert, t.Key, err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	scheme := "http"
+	if s.cfg.Source.TLS != nil {
+		scheme = "https"
+	}
+	s.opt.Logger.Info("hub listening", "addr", ln.Addr().String(), "scheme", scheme, "entities", len(s.cfg.Entities), "deadline", s.cfg.Deadline())
 	return s.Serve(ctx, ln)
+}
+
+// hostPattern keeps a hostile Host header out of the CSP.
+var hostPattern = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$`)
+
+// securityHeaders sets what go-app's WASM page tolerates: compiling WASM
+// needs 'wasm-unsafe-eval'; the page talks only to its own origin.
+func securityHeaders(next http.Handler, tlsOn bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		connect := "'self'"
+		if hostPattern.MatchString(r.Host) {
+			connect += " ws://" + r.Host + " wss://" + r.Host
+		}
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "+
+			"connect-src "+connect+"; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "+
+			"worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		if tlsOn {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -153,6 +153,9 @@ type Entity struct {
 	Status Status    `json:"status"`
 	Reason string    `json:"reason,omitempty"`
 	Since  time.Time `json:"since"`
+	// Stale marks a last known state restored after a hub restart: no agent
+	// has confirmed it since.
+	Stale bool `json:"stale,omitempty"`
 	// ServedBy names the imaging server that serves the entity; empty when
 	// not linked. ServedByEntity is the entity that server is linked to;
 	// Inherited says it is an ancestor's server.

@@ -65,8 +65,9 @@ func run() error {
 		return &config.Server{Name: name, TokenSHA256: hash}
 	}
 	cfg, err := config.File{
-		Listen:   *addr,
-		Interval: config.Duration(*interval),
+		Listen:    *addr,
+		PlainHTTP: true, // a local demo on loopback
+		Interval:  config.Duration(*interval),
 		Entities: []config.Entity{
 			{ID: "UUID0", Name: "General", Server: srv("UUID0", "imaging-general")},
 			{ID: "UUID1", Name: "Public", Parent: "UUID0"},

@@ -131,7 +131,7 @@ func setup(t *testing.T) *env {
 		}
 		return `,"server":{"name":"imaging-` + strings.ToLower(entity) + `","token_sha256":"` + hash + `"}`
 	}
-	cfg := `{"listen":"127.0.0.1:0","interval":"` + interval.String() + `","missed_pings":3,"entities":[
+	cfg := `{"listen":"127.0.0.1:0","plain_http":true,"interval":"` + interval.String() + `","missed_pings":3,"entities":[
 		{"id":"UUID0","name":"General"` + srv("UUID0") + `},
 		{"id":"UUID1","name":"Public","parent":"UUID0"},
 		{"id":"UUID2","name":"Private","parent":"UUID0"` + srv("UUID2") + `},
@@ -325,7 +325,7 @@ func TestReadyCommandAndReport(t *testing.T) {
 func TestHubRefusesBadConfig(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "bad.json")
-	_ = os.WriteFile(p, []byte(`{"entities":[{"id":"a","name":"A","parent":"ghost"}]}`), 0o600)
+	_ = os.WriteFile(p, []byte(`{"plain_http":true,"entities":[{"id":"a","name":"A","parent":"ghost"}]}`), 0o600)
 	out, err := exec.Command(filepath.Join(binDir, "imaging-hub"), "serve", "--config", p).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "parent ghost is not listed") {
 		t.Fatalf("bad config: %v %s", err, out)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"imagingstatus/server/link"
 	"imagingstatus/server/medulla"
 	"imagingstatus/server/ready"
+	"imagingstatus/server/store"
 )
 
 var version = "dev"
@@ -79,14 +81,31 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.CheckTransport(); err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if v := cfg.Source.Viewers; v == nil || v.Auth == config.ViewerAuthNone {
+		log.Warn("viewers are not authenticated: anyone who reaches the hub reads every status (set \"viewers\" in the configuration)")
+	}
+	statePath := cfg.Source.StateFile
+	if statePath == "" {
+		statePath = filepath.Join(filepath.Dir(*cfgPath), "imaging-hub.state")
+	}
+	st, err := store.Open(statePath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	hopt := hubOptions(version)
+	hopt.Store = st
 	app, err := appHandler(version)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv := server.New(cfg, server.Options{Logger: log, App: app, Hub: hubOptions(version)})
+	srv := server.New(cfg, server.Options{Logger: log, App: app, Hub: hopt})
 
 	var runner *link.Runner
 	if mc, ok, err := medullaConfig(cfg.Source.Medulla, "", "", ""); err != nil {

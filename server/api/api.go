@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 
+	"imagingstatus/server/config"
+	"imagingstatus/server/store"
+	"imagingstatus/server/viewerauth"
 	"imagingstatus/wire"
 )
 
@@ -15,6 +18,8 @@ import (
 type Source interface {
 	Entities(ctx context.Context) ([]wire.Entity, error)
 	Entity(ctx context.Context, id string) (wire.Entity, bool, error)
+	History(id string, limit int) ([]store.Change, error)
+	Config() *config.Config
 }
 
 // Readiness is the body of the readiness endpoint.
@@ -25,23 +30,47 @@ type Readiness struct {
 	Reason string      `json:"reason,omitempty"`
 }
 
-// Register adds the REST routes to mux.
-func Register(mux *http.ServeMux, src Source, log *slog.Logger) {
-	mux.HandleFunc("GET /api/v1/entities", func(w http.ResponseWriter, r *http.Request) {
+// Register adds the REST routes to mux; protect wraps the routes that
+// reveal entities (viewer authentication; the viewer's scope then limits
+// every answer, and an entity out of scope is "unknown").
+func Register(mux *http.ServeMux, src Source, log *slog.Logger, protect func(http.Handler) http.Handler) {
+	handle := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, protect(f)) }
+	handle("GET /api/v1/entities", func(w http.ResponseWriter, r *http.Request) {
 		es, err := src.Entities(r.Context())
 		if err != nil {
 			unavailable(w, log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, es)
+		kept := make([]wire.Entity, 0, len(es))
+		for _, e := range es {
+			if viewerauth.Allowed(r.Context(), src.Config(), e.ID) {
+				kept = append(kept, e)
+			}
+		}
+		writeJSON(w, http.StatusOK, kept)
 	})
-	mux.HandleFunc("GET /api/v1/entities/{id}", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/entities/{id}", func(w http.ResponseWriter, r *http.Request) {
 		e, ok := lookup(w, r, src, log)
 		if ok {
 			writeJSON(w, http.StatusOK, e)
 		}
 	})
-	mux.HandleFunc("GET /api/v1/entities/{id}/ready", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /api/v1/entities/{id}/history", func(w http.ResponseWriter, r *http.Request) {
+		e, ok := lookup(w, r, src, log)
+		if !ok {
+			return
+		}
+		hist, err := src.History(e.ID, 200)
+		if err != nil {
+			unavailable(w, log, err)
+			return
+		}
+		if hist == nil {
+			hist = []store.Change{}
+		}
+		writeJSON(w, http.StatusOK, hist)
+	})
+	handle("GET /api/v1/entities/{id}/ready", func(w http.ResponseWriter, r *http.Request) {
 		e, ok := lookup(w, r, src, log)
 		if !ok {
 			return
@@ -65,7 +94,7 @@ func lookup(w http.ResponseWriter, r *http.Request, src Source, log *slog.Logger
 	case err != nil:
 		unavailable(w, log, err)
 		return e, false
-	case !ok:
+	case !ok || !viewerauth.Allowed(r.Context(), src.Config(), id):
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown entity " + quoteID(id)})
 		return e, false
 	}

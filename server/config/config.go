@@ -67,6 +67,9 @@ type File struct {
 	// reverse proxy on the same host).
 	TLS       *TLS `json:"tls,omitempty"`
 	PlainHTTP bool `json:"plain_http,omitempty"`
+	// StateFile keeps the last known states and the history of status
+	// changes across restarts (default: imaging-hub.state beside the file).
+	StateFile string `json:"state_file,omitempty"`
 	// Viewers says who may read the statuses.
 	Viewers *Viewers `json:"viewers,omitempty"`
 }
@@ -381,6 +384,16 @@ func (f File) checkSecurity() error {
 		}
 	default:
 		return fmt.Errorf("viewers.auth %q: choose \"none\", \"token\" or \"proxy\"", v.Auth)
+	}
+	return nil
+}
+
+// CheckTransport refuses to serve plain HTTP unless asked for: the hub
+// would otherwise hand out the infrastructure map and accept agent tokens
+// in clear.
+func (c *Config) CheckTransport() error {
+	if c.Source.TLS == nil && !c.Source.PlainHTTP {
+		return errors.New("no \"tls\" section: give the hub a certificate ({\"cert\": FILE, \"key\": FILE}), or set \"plain_http\": true to serve plain HTTP on purpose (a local test, or TLS ended by a reverse proxy on the same host)")
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 
 	"imagingstatus/server/config"
 	"imagingstatus/server/state"
+	"imagingstatus/server/store"
 	"imagingstatus/wire"
 )
 
@@ -38,6 +40,16 @@ type Options struct {
 	AuthWindow   time.Duration
 	// MessagesPerInterval bounds frames an agent may send per interval.
 	MessagesPerInterval int
+	// Store keeps the last known states and the history of status changes
+	// (nil: nothing survives a restart).
+	Store *store.Store
+	// RestoreGrace is how long last known states stay shown, marked stale,
+	// after a restart while agents reconnect (default 60 s: the agents'
+	// longest backoff).
+	RestoreGrace time.Duration
+	// SaveEvery is how often changed figures are written to the store
+	// (status changes are written at once).
+	SaveEvery time.Duration
 }
 
 // Hub is the live hub. Create with New, then Run it.
@@ -64,6 +76,11 @@ type loop struct {
 	h       *Hub
 	m       *state.Machine
 	viewers map[*viewer]struct{}
+
+	out      map[string]wire.Entity // changes of this round, newest per entity
+	outOrder []string
+	dirty    map[string]bool // views changed since the last save
+	lastSave time.Time
 }
 
 // New builds a hub for a configuration.
@@ -91,6 +108,12 @@ func New(cfg *config.Config, o Options) *Hub {
 	}
 	if o.MessagesPerInterval == 0 {
 		o.MessagesPerInterval = 20
+	}
+	if o.RestoreGrace == 0 {
+		o.RestoreGrace = time.Minute
+	}
+	if o.SaveEvery == 0 {
+		o.SaveEvery = 30 * time.Second
 	}
 	h := &Hub{
 		opt:      o,
@@ -149,10 +172,22 @@ func (h *Hub) SetMedulla(ctx context.Context, figs map[string]*wire.Medulla) err
 // Run owns the state until ctx ends, then closes every session and viewer
 // and waits for their goroutines.
 func (h *Hub) Run(ctx context.Context) error {
-	l := &loop{h: h, m: state.New(h.config(), h.now()), viewers: make(map[*viewer]struct{})}
+	now := h.now()
+	l := &loop{h: h, m: state.New(h.config(), now), viewers: make(map[*viewer]struct{}),
+		out: make(map[string]wire.Entity), dirty: make(map[string]bool), lastSave: now}
+	if st := h.opt.Store; st != nil {
+		last, err := st.LastKnown()
+		if err != nil {
+			return fmt.Errorf("read the last known states: %w", err)
+		}
+		l.m.Restore(last, now, now.Add(h.opt.RestoreGrace))
+		h.log.Info("last known states restored, marked stale until agents reconnect", "entities", len(last), "grace", h.opt.RestoreGrace)
+	}
 	t := time.NewTicker(h.opt.Tick)
 	defer t.Stop()
 	defer func() {
+		l.flush()
+		l.save(true)
 		h.mu.Lock()
 		h.stopping = true
 		h.mu.Unlock()
@@ -169,12 +204,28 @@ func (h *Hub) Run(ctx context.Context) error {
 			return nil
 		case f := <-h.evts:
 			f(l)
+			// Take what else is queued before persisting and sending, so a
+			// burst costs one store commit and one frame per entity.
+		drain:
+			for n := 0; n < 1024; n++ {
+				select {
+				case f := <-h.evts:
+					f(l)
+				default:
+					break drain
+				}
+			}
+			l.flush()
 		case <-t.C:
 			now := h.now()
 			l.publish(l.m.Tick(now))
 			for entity, id := range l.m.Expired(now) {
 				h.closeSession(id, "no answer to pings within the deadline")
 				l.publish(l.m.Disconnect(entity, id, "no answer from the agent within "+h.config().Deadline().String()+" (missed pings)", now))
+			}
+			l.flush()
+			if now.Sub(l.lastSave) >= h.opt.SaveEvery {
+				l.save(false)
 			}
 		}
 	}
@@ -236,9 +287,19 @@ func errStopped(ctx context.Context) error {
 	return errors.New("hub is shutting down")
 }
 
-// snapshot encodes the full state once.
-func (l *loop) snapshot() []byte {
-	b, err := json.Marshal(wire.ViewerMessage{Type: wire.TypeSnapshot, HubTime: l.h.now(), Version: l.h.opt.Version, Entities: l.m.Entities()})
+// snapshot encodes the state a viewer may see (allow nil: everything).
+func (l *loop) snapshot(allow func(string) bool) []byte {
+	es := l.m.Entities()
+	if allow != nil {
+		kept := es[:0]
+		for _, e := range es {
+			if allow(e.ID) {
+				kept = append(kept, e)
+			}
+		}
+		es = kept
+	}
+	b, err := json.Marshal(wire.ViewerMessage{Type: wire.TypeSnapshot, HubTime: l.h.now(), Version: l.h.opt.Version, Entities: es})
 	if err != nil {
 		l.h.log.Error("encode snapshot", "err", err)
 		return nil
@@ -249,26 +310,105 @@ func (l *loop) snapshot() []byte {
 // snapshotAll sends every viewer a fresh snapshot (the entity set changed),
 // replacing whatever changes it had queued.
 func (l *loop) snapshotAll() {
-	b := l.snapshot()
+	l.flush()
+	var all []byte
 	for v := range l.viewers {
-		v.reset(b)
+		if v.allow != nil {
+			v.reset(l.snapshot(v.allow))
+			continue
+		}
+		if all == nil {
+			all = l.snapshot(nil)
+		}
+		v.reset(all)
 	}
 }
 
-// publish encodes each change once and queues it to every viewer.
+// publish queues changes for the end of the round.
 func (l *loop) publish(changed []wire.Entity) {
-	if len(changed) == 0 {
+	for _, e := range changed {
+		if _, ok := l.out[e.ID]; !ok {
+			l.outOrder = append(l.outOrder, e.ID)
+		}
+		l.out[e.ID] = e
+		l.dirty[e.ID] = true
+	}
+}
+
+// flush records the round's status changes in the store before any viewer
+// sees them (a change shown is a change kept), then encodes each change
+// once and queues it to every viewer allowed to see it.
+func (l *loop) flush() {
+	if tr := l.m.TakeTransitions(); len(tr) > 0 && l.h.opt.Store != nil {
+		changes := make([]store.Change, len(tr))
+		views := make([]wire.Entity, 0, len(tr))
+		seen := map[string]bool{}
+		for i, t := range tr {
+			changes[i] = store.Change{Entity: t.Entity, At: t.At, From: t.From, To: t.To, Reason: t.Reason}
+			if !seen[t.Entity] {
+				seen[t.Entity] = true
+				if v, ok := l.m.Entity(t.Entity, false); ok {
+					views = append(views, v)
+					delete(l.dirty, t.Entity)
+				}
+			}
+		}
+		if err := l.h.opt.Store.Record(changes, views); err != nil {
+			l.h.log.Error("status changes not recorded in the state file", "changes", len(changes), "err", err)
+		}
+	}
+	if len(l.outOrder) == 0 {
 		return
 	}
 	now := l.h.now()
-	for i := range changed {
-		b, err := json.Marshal(wire.ViewerMessage{Type: wire.TypeChange, HubTime: now, Entity: &changed[i]})
+	for _, id := range l.outOrder {
+		e := l.out[id]
+		b, err := json.Marshal(wire.ViewerMessage{Type: wire.TypeChange, HubTime: now, Entity: &e})
 		if err != nil {
-			l.h.log.Error("encode change", "entity", changed[i].ID, "err", err)
+			l.h.log.Error("encode change", "entity", id, "err", err)
 			continue
 		}
 		for v := range l.viewers {
-			v.push(changed[i].ID, b)
+			if v.allow == nil || v.allow(id) {
+				v.push(id, b)
+			}
 		}
 	}
+	clear(l.out)
+	l.outOrder = l.outOrder[:0]
 }
+
+// save writes the views whose figures changed since the last save (all of
+// them when final), so a restart shows recent figures.
+func (l *loop) save(final bool) {
+	l.lastSave = l.h.now()
+	st := l.h.opt.Store
+	if st == nil || (len(l.dirty) == 0 && !final) {
+		return
+	}
+	var views []wire.Entity
+	if final {
+		views = l.m.Entities()
+	} else {
+		for id := range l.dirty {
+			if v, ok := l.m.Entity(id, false); ok {
+				views = append(views, v)
+			}
+		}
+	}
+	clear(l.dirty)
+	if err := st.SaveViews(views); err != nil {
+		l.h.log.Error("last known states not saved", "err", err)
+	}
+}
+
+// History returns an entity's recorded status changes, newest first.
+func (h *Hub) History(id string, limit int) ([]store.Change, error) {
+	if h.opt.Store == nil {
+		return nil, nil
+	}
+	return h.opt.Store.History(id, limit)
+}
+
+// Config is the configuration in force.
+func (h *Hub) Config() *config.Config { return h.config() }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"imagingstatus/server/viewerauth"
 )
 
 // ViewerPath is where browsers open the live stream.
@@ -24,7 +26,8 @@ var viewerUpgrader = websocket.Upgrader{
 // per entity, so it is bounded by the entity count whatever the rate of
 // changes; push never blocks the hub.
 type viewer struct {
-	conn *websocket.Conn
+	conn  *websocket.Conn
+	allow func(entity string) bool // nil: every entity
 
 	mu      sync.Mutex
 	first   []byte            // the snapshot, written before any change
@@ -104,8 +107,9 @@ func (h *Hub) ViewerHandler() http.Handler {
 		}
 		defer h.wg.Done()
 		v := newViewer(conn)
+		v.allow = viewerauth.Filter(r.Context(), h.config)
 		registered := h.do(r.Context(), func(l *loop) {
-			v.reset(l.snapshot())
+			v.reset(l.snapshot(v.allow))
 			l.viewers[v] = struct{}{}
 		})
 		if !registered {

@@ -1,145 +1,57 @@
 package medulla
 
-// Test data: a GLPI tree four levels deep and an imaging database shaped like
-// Medulla's (services/contrib/imaging/sql/schema-001.sql: same column types,
-// only the columns this package reads, plus the NOT NULL ones that matter).
-//
-// GLPI tree (id name, parent)                 imaging Entity row   servers on it
-//   0 Root entity (NULL)                      2 "UUID0"            S1 srv-root   linked, NOT recursive
-//   ├─ 1 General (0)                          1 "UUID1" (Medulla's  S4 srv-parked unlinked (parked)
-//   │  │                                        default "root" row) S6 srv-general linked, recursive
-//   │  └─ 4 Sales (1)                         5 "UUID4"            S5 srv-sales  linked, recursive
-//   │     └─ 5 Sales-North (4)                —                    —
-//   ├─ 2 Public (0)                           3 "UUID2"            S2 srv-public linked, recursive
-//   │  └─ 6 Labs (2)                          4 "UUID6"            S3 srv-labs   linked, NOT recursive
-//   │     └─ 7 Lab-A (6)                      7 "UUID7"            — (targets, no server)
-//   └─ 3 Private (0)                          —                    —
-//      └─ 8 Archive (3)                       —                    —
+import (
+	"reflect"
+	"strings"
+	"testing"
 
-const (
-	roUser     = "medulla_ro"
-	roPassword = "ro-S3cret-Pa55word"
-	noUser     = "norights"
-	noPassword = "norights-Pa55word"
+	"imagingstatus/server/medulla/mariadbtest"
 )
 
-var fixtureServer = []string{
-	"CREATE DATABASE glpi",
-	"CREATE DATABASE imaging",
-	"CREATE DATABASE imaging_broken", // lacks ImagingServer
-	"CREATE USER " + roUser + "@'%' IDENTIFIED BY '" + roPassword + "'",
-	"GRANT SELECT ON glpi.* TO " + roUser + "@'%'",
-	"GRANT SELECT ON imaging.* TO " + roUser + "@'%'",
-	"GRANT SELECT ON imaging_broken.* TO " + roUser + "@'%'",
-	"CREATE USER " + noUser + "@'%' IDENTIFIED BY '" + noPassword + "'",
-}
+// Test data: the fixture of package mariadbtest (a GLPI tree four levels
+// deep and an imaging database shaped like Medulla's; its doc comment draws
+// the tree and mariadbtest.FixtureWant works out Medulla's figures by hand).
+// The expectations in load_test.go are the same numbers.
 
-var fixtureGLPI = []string{
-	// GLPI 10: the root's entities_id is NULL.
-	`CREATE TABLE glpi.glpi_entities (
-  id INT UNSIGNED NOT NULL,
-  name VARCHAR(255) DEFAULT NULL,
-  entities_id INT UNSIGNED DEFAULT 0,
-  completename TEXT,
-  PRIMARY KEY (id)
-)`,
-	`INSERT INTO glpi.glpi_entities (id, name, entities_id, completename) VALUES
-  (0, 'Root entity', NULL, 'Root entity'),
-  (1, 'General', 0, 'Root entity > General'),
-  (2, 'Public', 0, 'Root entity > Public'),
-  (3, 'Private', 0, 'Root entity > Private'),
-  (4, 'Sales', 1, 'Root entity > General > Sales'),
-  (5, 'Sales-North', 4, 'Root entity > General > Sales > Sales-North'),
-  (6, 'Labs', 2, 'Root entity > Public > Labs'),
-  (7, 'Lab-A', 6, 'Root entity > Public > Labs > Lab-A'),
-  (8, 'Archive', 3, 'Root entity > Private > Archive')`,
-}
+const (
+	roUser     = mariadbtest.ROUser
+	roPassword = mariadbtest.ROPassword
+	noUser     = mariadbtest.NoRightsUser
+	noPassword = mariadbtest.NoRightsPassword
+)
 
-// imagingSchema creates the tables in database db; skip names a table to leave out.
-func imagingSchema(db, skip string) []string {
-	tables := []struct{ name, body string }{
-		{"ImagingLogState", `id INT NOT NULL AUTO_INCREMENT, label Text NOT NULL, PRIMARY KEY (id)`},
-		{"Entity", `id INT NOT NULL AUTO_INCREMENT, name Text NOT NULL, uuid Text NOT NULL, PRIMARY KEY (id)`},
-		{"Target", "id INT NOT NULL AUTO_INCREMENT, name Text NOT NULL, uuid Text NOT NULL, `type` INT NOT NULL, fk_entity INT NOT NULL, PRIMARY KEY (id), KEY fk_target_entity_idx (fk_entity)"},
-		{"ImagingServer", `id INT NOT NULL AUTO_INCREMENT, name Text NOT NULL, url Text NOT NULL, packageserver_uuid Text NOT NULL,
-  is_recursive Bool NOT NULL DEFAULT 1, associated Bool NOT NULL DEFAULT 0, fk_entity INT NOT NULL, PRIMARY KEY (id)`},
-		{"Image", "id INT NOT NULL AUTO_INCREMENT, name Text NOT NULL, uuid Text NOT NULL, `desc` Text NOT NULL, `size` BIGINT NOT NULL, is_master TINYINT(1) DEFAULT FALSE, creation_date datetime, fk_state INT NOT NULL, PRIMARY KEY (id)"},
-		{"ImageOnImagingServer", `fk_image INT NOT NULL, fk_imaging_server INT NOT NULL, UNIQUE (fk_image, fk_imaging_server)`},
-		{"ImagingLog", `id INT NOT NULL AUTO_INCREMENT, timestamp datetime, detail Text NOT NULL, fk_imaging_log_state INT NOT NULL, fk_target INT NOT NULL, PRIMARY KEY (id), KEY fk_imaging_log_target_idx (fk_target)`},
-		{"MasteredOn", `fk_image INT NOT NULL, fk_imaging_log INT NOT NULL, UNIQUE (fk_image, fk_imaging_log)`},
+// fixture builds the databases on a fresh server.
+func fixture() []string { return mariadbtest.Fixture() }
+
+// The hand-worked expectations the end-to-end tests use agree with Load.
+func TestFixtureWant(t *testing.T) {
+	snap, err := load(t, roConfig(needDB(t)))
+	if err != nil {
+		t.Fatal(err)
 	}
-	var out []string
-	for _, t := range tables {
-		if t.name != skip {
-			out = append(out, "CREATE TABLE "+db+"."+t.name+" ("+t.body+")")
+	want := mariadbtest.FixtureWant()
+	if len(snap.Entities) != len(want) {
+		t.Fatalf("%d entities, want %d", len(snap.Entities), len(want))
+	}
+	for i, w := range want {
+		e := snap.Entities[i]
+		var masters []string
+		for _, m := range e.MasterImages {
+			masters = append(masters, m.Name)
+		}
+		got := []string{e.ID, e.Name, e.Parent, name(e.Server), name(e.ServedBy), name(e.NearestLinkedAncestor),
+			num(e.Clients), num(e.ClientsWithBackupImages), num(e.Masters), strings.Join(masters, ",")}
+		exp := []string{w.ID, w.Name, w.Parent, orNil(w.Server), orNil(w.ServedBy), orNil(w.NearerLinked),
+			num(w.Clients), num(w.ClientsWithBackupImages), num(w.Masters), strings.Join(w.MasterImages, ",")}
+		if !reflect.DeepEqual(got, exp) {
+			t.Errorf("entity #%d:\n got %q\nwant %q", i, got, exp)
 		}
 	}
-	return out
 }
 
-var fixtureImagingData = []string{
-	// Medulla's states, ids as in schema-001.sql.
-	`INSERT INTO imaging.ImagingLogState (id, label) VALUES (1,'unknown'),(2,'boot'),(3,'menu'),(4,'restoration'),(5,'backup'),(6,'postinstall'),(7,'error'),(8,'delete'),(9,'inventory')`,
-	// Entity 1 is Medulla's default row ("root", "UUID1"), i.e. GLPI entity 1.
-	`INSERT INTO imaging.Entity (id, name, uuid) VALUES
-  (1, 'root', 'UUID1'), (2, 'Root entity', 'UUID0'), (3, 'Public', 'UUID2'), (4, 'Labs', 'UUID6'),
-  (5, 'Sales', 'UUID4'), (7, 'Lab-A', 'UUID7')`,
-	`INSERT INTO imaging.ImagingServer (id, name, url, packageserver_uuid, is_recursive, associated, fk_entity) VALUES
-  (1, 'srv-root',    'https://10.0.0.1:9990/imaging_api', 'UUIDPS1', 0, 1, 2),
-  (2, 'srv-public',  'https://10.0.0.2:9990/imaging_api', 'UUIDPS2', 1, 1, 3),
-  (3, 'srv-labs',    'https://10.0.0.3:9990/imaging_api', 'UUIDPS3', 0, 1, 4),
-  (4, 'srv-parked',  'https://10.0.0.4:9990/imaging_api', 'UUIDPS4', 1, 0, 1),
-  (5, 'srv-sales',   'https://10.0.0.5:9990/imaging_api', 'UUIDPS5', 1, 1, 5),
-  (6, 'srv-general', 'https://10.0.0.6:9990/imaging_api', 'UUIDPS6', 1, 1, 1)`,
-	// Types: 1 computer, 2 profile, 3 computer in profile, 5 deleted computer.
-	"INSERT INTO imaging.Target (id, name, uuid, `type`, fk_entity) VALUES" + `
-  (1, 'pc-root-1', 'UUID101', 1, 2), (2, 'pc-root-2', 'UUID102', 3, 2), (3, 'prof-root', 'UUID1', 2, 2), (4, 'pc-root-old', 'UUID104', 5, 2),
-  (5, 'gen-1', 'UUID105', 1, 1), (6, 'gen-2', 'UUID106', 1, 1), (7, 'gen-3', 'UUID107', 3, 1), (8, 'gen-del', 'UUID108', 5, 1),
-  (9, 'sales-1', 'UUID109', 1, 5), (10, 'sales-2', 'UUID110', 3, 5), (11, 'sales-prof', 'UUID2', 2, 5),
-  (12, 'pub-1', 'UUID112', 1, 3),
-  (13, 'laba-1', 'UUID113', 1, 7), (14, 'laba-2', 'UUID114', 1, 7)`,
-	"INSERT INTO imaging.Image (id, name, uuid, `desc`, `size`, is_master, creation_date, fk_state) VALUES" + `
-  (1,  'backup-pc-root-1',   'img-1',  '', 1000, 0,    '2026-01-10 10:00:00', 1),
-  (2,  'backup-pc-root-1-b', 'img-2',  '', 1001, 0,    '2026-01-11 10:00:00', 1),
-  (3,  'master-win11',       'img-3',  '', 3000, 1,    '2026-01-12 10:00:00', 1),
-  (4,  'backup-gen-1',       'img-4',  '', 4000, NULL, '2026-01-13 10:00:00', 1),
-  (5,  'master-ubuntu',      'img-5',  '', 5000, 1,    '2026-01-14 10:00:00', 1),
-  (6,  'backup-gen-del',     'img-6',  '', 6000, 0,    '2026-01-15 10:00:00', 1),
-  (7,  'backup-sales-prof',  'img-7',  '', 7000, 0,    '2026-01-16 10:00:00', 1),
-  (8,  'backup-sales-2',     'img-8',  '', 8000, 0,    '2026-01-17 10:00:00', 1),
-  (9,  'master-debian',      'img-9',  '', 9000, 1,    '2026-01-05 09:00:00', 1),
-  (10, 'backup-laba-1',      'img-10', '', 10000, 0,   '2026-01-18 10:00:00', 1),
-  (11, 'master-lab',         'img-11', '', 11000, 1,   NULL,                  1),
-  (12, 'master-nowhere',     'img-12', '', 12000, 1,   '2026-01-01 00:00:00', 1)`,
-	// master-win11 on two servers of two entities; master-ubuntu on the two
-	// servers of Entity 1 (the parked one and the linked one).
-	`INSERT INTO imaging.ImageOnImagingServer (fk_image, fk_imaging_server) VALUES
-  (1,1),(2,1),(3,1),(3,2),(4,6),(5,4),(5,6),(8,5),(9,5),(11,3)`,
-	`INSERT INTO imaging.ImagingLog (id, timestamp, detail, fk_imaging_log_state, fk_target) VALUES
-  (1,  '2026-01-10 10:00:00', 'backup done',         5, 1),
-  (2,  '2026-01-11 10:00:00', 'backup done',         5, 1),
-  (3,  '2026-01-12 10:00:00', 'master captured',     5, 2),
-  (4,  '2026-01-13 10:00:00', 'backup done',         5, 5),
-  (5,  '2026-01-14 10:00:00', 'master captured',     5, 6),
-  (6,  '2026-01-15 10:00:00', 'backup done',         5, 8),
-  (7,  '2026-01-16 10:00:00', 'backup done',         5, 11),
-  (8,  '2026-01-17 10:00:00', 'backup done',         5, 10),
-  (9,  '2026-01-18 10:00:00', 'backup done',         5, 13),
-  (10, '2026-01-19 10:00:00', 'restored master-win11', 4, 12),
-  (11, '2026-01-20 10:00:00', 'booted',              2, 4),
-  (12, '2026-01-21 10:00:00', 'disk not found',      7, 9),
-  (13, '2026-01-22 10:00:00', 'menu shown',          3, 1)`,
-	`INSERT INTO imaging.MasteredOn (fk_image, fk_imaging_log) VALUES
-  (1,1),(2,2),(3,3),(4,4),(5,5),(6,6),(7,7),(8,8),(10,9)`,
-}
-
-// loadFixture builds the databases on a fresh server.
-func fixture() []string {
-	var all []string
-	all = append(all, fixtureServer...)
-	all = append(all, fixtureGLPI...)
-	all = append(all, imagingSchema("imaging", "")...)
-	all = append(all, fixtureImagingData...)
-	all = append(all, imagingSchema("imaging_broken", "ImagingServer")...)
-	return all
+func orNil(s string) string {
+	if s == "" {
+		return "<nil>"
+	}
+	return s
 }

@@ -34,12 +34,25 @@ type server struct {
 	refusedAt     time.Time
 	refusedReason string
 
+	// restored is the server's own entity as last stored before a hub
+	// restart: shown, marked stale, until the agent is back or the grace ends.
+	restored *wire.Entity
+
 	cur verdict // last computed, to find changes on Tick
 }
 
 type verdict struct {
 	status wire.Status
 	reason string
+	stale  bool
+}
+
+// Transition is one change of an entity's status, to be recorded.
+type Transition struct {
+	Entity   string
+	At       time.Time
+	From, To wire.Status
+	Reason   string
 }
 
 // Machine holds every entity's status. Not safe for concurrent use.
@@ -50,6 +63,9 @@ type Machine struct {
 	served   map[string][]string // linked entity id → entities it serves
 	views    map[string]wire.Entity
 	medulla  map[string]*wire.Medulla
+
+	restoredUntil time.Time
+	transitions   []Transition
 }
 
 // New builds a machine where every linked server is Offline (never seen)
@@ -95,6 +111,36 @@ func (m *Machine) SetConfig(cfg *config.Config, now time.Time) (dropped []Sessio
 	}
 	m.views = views
 	return dropped
+}
+
+// Restore shows each linked server's last known state from before a hub
+// restart, marked stale, until its agent reconnects or until passes; then
+// the server is Offline like any server never seen.
+func (m *Machine) Restore(views map[string]wire.Entity, now, until time.Time) {
+	m.restoredUntil = until
+	for id, s := range m.servers {
+		v, ok := views[id]
+		if !ok || v.Status == "" || v.Status == wire.StatusNotLinked {
+			continue
+		}
+		s.restored = &v
+		s.cur = m.judge(s, now)
+	}
+	for _, e := range m.cfg.Entities {
+		old, ok := views[e.ID]
+		if !ok {
+			old = m.views[e.ID]
+		}
+		m.views[e.ID] = m.build(e.ID, now, old)
+	}
+	m.transitions = nil // restoring is not a change of status
+}
+
+// TakeTransitions returns the status changes since the last call.
+func (m *Machine) TakeTransitions() []Transition {
+	t := m.transitions
+	m.transitions = nil
+	return t
 }
 
 // SetMedulla replaces the figures read from Medulla's databases and returns
@@ -190,6 +236,7 @@ func (m *Machine) Report(entity string, id SessionID, r wire.Report, now time.Ti
 		s.images = nil
 	}
 	s.lastFrame, s.report, s.reportAt = now, &r, now
+	s.restored = nil
 	return m.refresh(s, now)
 }
 
@@ -252,16 +299,19 @@ func (m *Machine) judge(s *server, now time.Time) verdict {
 	secs := func(d time.Duration) string { return fmt.Sprintf("%.0f s", d.Seconds()) }
 	if s.session != 0 {
 		if silent := now.Sub(s.lastFrame); silent > m.deadline {
-			return verdict{wire.StatusOffline, "no answer from the agent for " + secs(silent) + " (missed pings)"}
+			return verdict{wire.StatusOffline, "no answer from the agent for " + secs(silent) + " (missed pings)", false}
 		}
 		if s.report == nil {
 			if now.Sub(s.connectedAt) > m.deadline {
-				return verdict{wire.StatusConnectionError, "the agent is connected but has sent no report for " + secs(now.Sub(s.connectedAt))}
+				return verdict{wire.StatusConnectionError, "the agent is connected but has sent no report for " + secs(now.Sub(s.connectedAt)), false}
 			}
-			return verdict{wire.StatusOffline, "agent connected, waiting for its first report"}
+			if r := s.restored; r != nil {
+				return verdict{r.Status, r.Reason, true} // back after a hub restart: no flicker
+			}
+			return verdict{wire.StatusOffline, "agent connected, waiting for its first report", false}
 		}
 		if age := now.Sub(s.reportAt); age > m.deadline {
-			return verdict{wire.StatusConnectionError, "the agent answers pings but its last report is " + secs(age) + " old"}
+			return verdict{wire.StatusConnectionError, "the agent answers pings but its last report is " + secs(age) + " old", false}
 		}
 		var failed []string
 		for _, p := range s.report.Probes {
@@ -270,17 +320,23 @@ func (m *Machine) judge(s *server, now time.Time) verdict {
 			}
 		}
 		if len(failed) > 0 {
-			return verdict{wire.StatusConnectionError, strings.Join(failed, "; ")}
+			return verdict{wire.StatusConnectionError, strings.Join(failed, "; "), false}
 		}
-		return verdict{wire.StatusAvailable, ""}
+		return verdict{wire.StatusAvailable, "", false}
 	}
 	if !s.refusedAt.IsZero() && !s.refusedAt.Before(s.endedAt) && now.Sub(s.refusedAt) <= m.deadline {
-		return verdict{wire.StatusConnectionError, s.refusedReason}
+		return verdict{wire.StatusConnectionError, s.refusedReason, false}
 	}
 	if !s.endedAt.IsZero() {
-		return verdict{wire.StatusOffline, s.endReason}
+		return verdict{wire.StatusOffline, s.endReason, false}
 	}
-	return verdict{wire.StatusOffline, "no agent has connected since the hub started"}
+	if r := s.restored; r != nil {
+		if now.Before(m.restoredUntil) {
+			return verdict{r.Status, r.Reason, true}
+		}
+		return verdict{wire.StatusOffline, "no agent has reconnected since the hub restarted", false}
+	}
+	return verdict{wire.StatusOffline, "no agent has connected since the hub started", false}
 }
 
 // refresh re-judges a server and rebuilds the views of the entities it
@@ -309,8 +365,14 @@ func (m *Machine) build(id string, now time.Time, old wire.Entity) wire.Entity {
 		srv, _ := m.cfg.Lookup(s.entity)
 		v.ServedBy, v.ServedByEntity, v.Inherited = srv.Server.Name, s.entity, s.entity != id
 		v.Status, v.Reason = s.cur.status, s.cur.reason
+		v.Stale = s.cur.stale
 		if s.session != 0 {
 			v.Hostname, v.AgentVersion = s.hello.Hostname, s.hello.AgentVersion
+		}
+		if r := s.restored; r != nil && s.report == nil {
+			v.Hostname, v.AgentVersion, v.LastReportAt, v.CollectedAt = r.Hostname, r.AgentVersion, r.LastReportAt, r.CollectedAt
+			v.UptimeSeconds, v.BootTime, v.Partitions, v.Memory, v.Load = r.UptimeSeconds, r.BootTime, r.Partitions, r.Memory, r.Load
+			v.Repository, v.Probes, v.Errors = r.Repository, r.Probes, r.Errors
 		}
 		if r := s.report; r != nil {
 			at, boot, collected := s.reportAt, r.BootTime, r.CollectedAt
@@ -326,6 +388,9 @@ func (m *Machine) build(id string, now time.Time, old wire.Entity) wire.Entity {
 	v.Since = old.Since
 	if old.Status != v.Status || old.Since.IsZero() {
 		v.Since = now
+		if old.Status != "" {
+			m.transitions = append(m.transitions, Transition{Entity: id, At: now, From: old.Status, To: v.Status, Reason: v.Reason})
+		}
 	}
 	return v
 }

@@ -284,3 +284,71 @@ func TestSetMedullaPushesOnlyChanges(t *testing.T) {
 		t.Fatalf("figures moved the status: %+v", v)
 	}
 }
+
+func TestTransitionsAreRecorded(t *testing.T) {
+	m := New(testConfig(t), t0)
+	m.Connect("UUID0", 1, wire.Hello{}, at(1))
+	m.Report("UUID0", 1, goodReport(), at(1))
+	m.Report("UUID0", 1, failingReport(), at(2))
+	got := m.TakeTransitions()
+	var s []string
+	for _, tr := range got {
+		s = append(s, tr.Entity+":"+string(tr.From)+">"+string(tr.To))
+	}
+	want := "UUID0:offline>available UUID1:offline>available UUID0:available>connection_error UUID1:available>connection_error"
+	if strings.Join(s, " ") != want {
+		t.Fatalf("transitions %q, want %q", strings.Join(s, " "), want)
+	}
+	if len(m.TakeTransitions()) != 0 {
+		t.Fatal("transitions not cleared")
+	}
+}
+
+func TestRestoreAfterHubRestart(t *testing.T) {
+	// The first hub's last known views.
+	before := New(testConfig(t), t0)
+	before.Connect("UUID0", 1, wire.Hello{}, at(0))
+	before.Report("UUID0", 1, goodReport(), at(0))
+	stored := map[string]wire.Entity{}
+	for _, v := range before.Entities() {
+		stored[v.ID] = v
+	}
+
+	delete(stored, "UUID2") // as if it were added to the configuration since
+	// A new hub at t=100 restores them, stale, for a grace of 30 s.
+	m := New(testConfig(t), at(100))
+	m.Restore(stored, at(100), at(130))
+	v := view(t, m, "UUID1")
+	if v.Status != wire.StatusAvailable || !v.Stale || !v.Since.Equal(at(0)) || v.Hostname != "imaging1" {
+		t.Fatalf("restored view: %+v", v)
+	}
+	if v := view(t, m, "UUID2"); v.Stale {
+		t.Fatal("a server with no stored state is not stale")
+	}
+	if len(m.TakeTransitions()) != 0 {
+		t.Fatal("restoring recorded transitions")
+	}
+	// The agent comes back: fresh, no flicker, since kept.
+	m.Connect("UUID0", 9, wire.Hello{}, at(101))
+	if v := view(t, m, "UUID0"); v.Status != wire.StatusAvailable || !v.Stale {
+		t.Fatalf("between hello and first report: %+v", v)
+	}
+	m.Report("UUID0", 9, goodReport(), at(101))
+	if v := view(t, m, "UUID0"); v.Stale || !v.Since.Equal(at(0)) {
+		t.Fatalf("after the first report: %+v", v)
+	}
+	if tr := m.TakeTransitions(); len(tr) != 0 {
+		t.Fatalf("a confirmed state made transitions: %+v", tr)
+	}
+
+	// Another restored server whose agent never returns goes Offline when the grace ends.
+	m2 := New(testConfig(t), at(100))
+	m2.Restore(stored, at(100), at(130))
+	m2.Tick(at(129))
+	expect(t, m2, "UUID0", wire.StatusAvailable, "", at(0))
+	m2.Tick(at(130.1))
+	expect(t, m2, "UUID0", wire.StatusOffline, "no agent has reconnected since the hub restarted", at(130.1))
+	if v := view(t, m2, "UUID0"); v.Stale || v.Partitions == nil && v.LastReportAt == nil {
+		t.Fatalf("offline after grace: %+v", v)
+	}
+}
