@@ -4,7 +4,7 @@
 //
 // The scanner keeps a cache per image directory so that rescanning an
 // unchanged repository of 10,000 images costs one ReadDir of masters/ plus
-// two lstat calls per image (the image directory and its davosInfo.json).
+// two stats per image (the image directory and its davosInfo.json).
 //
 // # Cache validity
 //
