@@ -30,7 +30,7 @@ $(BIN)/imaging-demo: $(GO_SOURCES) $(WASM_OUTPUTS)
 demo: build
 	exec $(BIN)/imaging-demo --addr $(DEMO_ADDR) --agent $(BIN)/imaging-agent
 
-test: lint unit
+test: lint unit fuzz
 
 unit: build
 	IMAGING_BIN=$(BIN) $(GO) test -race -count=1 -timeout 20m ./...
@@ -49,7 +49,7 @@ $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 # Short fuzz runs of every decoder of network input (the seeds are in the tests).
-FUZZTIME ?= 15s
+FUZZTIME ?= 10s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHello$$' -fuzztime $(FUZZTIME) ./wire/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeReport$$' -fuzztime $(FUZZTIME) ./wire/
