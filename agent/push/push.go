@@ -170,8 +170,21 @@ func session(ctx context.Context, cfg Config, endpoint string, collect Collect, 
 		}
 		return writeJSON(conn, r, cfg.Interval)
 	}
-	if err := send(); err != nil {
+	// A refused hello shows up as a failed write: the hub's close frame,
+	// read by the reader, says why, and that is what the log must tell.
+	failed := func(err error) error {
+		select {
+		case rerr := <-readErr:
+			var ce *websocket.CloseError
+			if errors.As(rerr, &ce) {
+				return fmt.Errorf("hub closed the connection: %s (code %d)", ce.Text, ce.Code)
+			}
+		case <-time.After(time.Second):
+		}
 		return fmt.Errorf("send report: %w", err)
+	}
+	if err := send(); err != nil {
+		return failed(err)
 	}
 	log.Info("connected to hub")
 	t := time.NewTicker(cfg.Interval)
@@ -194,7 +207,7 @@ func session(ctx context.Context, cfg Config, endpoint string, collect Collect, 
 			return fmt.Errorf("read: %w", err)
 		case <-t.C:
 			if err := send(); err != nil {
-				return fmt.Errorf("send report: %w", err)
+				return failed(err)
 			}
 		}
 	}

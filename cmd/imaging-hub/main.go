@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"imagingstatus/server"
 	"imagingstatus/server/config"
 	"imagingstatus/server/link"
@@ -85,6 +87,8 @@ func serve(args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	// The MySQL driver logs on its own; route it through ours.
+	_ = mysql.SetLogger(slog.NewLogLogger(log.With("component", "mysql").Handler(), slog.LevelWarn))
 	if v := cfg.Source.Viewers; v == nil || v.Auth == config.ViewerAuthNone {
 		log.Warn("viewers are not authenticated: anyone who reaches the hub reads every status (set \"viewers\" in the configuration)")
 	}

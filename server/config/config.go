@@ -129,6 +129,9 @@ type Entity struct {
 	// serves this one by Medulla's own rule, instead of the nearest linked
 	// ancestor.
 	ServedByOverride string `json:"-"`
+	// NotServed is set by the Medulla link when Medulla's rule gives the
+	// entity no server although an ancestor has one (not recursive).
+	NotServed bool `json:"-"`
 }
 
 // Server is the imaging server linked to an entity. Only the SHA-256 of its
@@ -310,6 +313,8 @@ func (f File) Resolve() (*Config, error) {
 		r := ResolvedEntity{Entity: e, Path: p, ServedBy: servedBy}
 		if o, ok := c.index[e.ServedByOverride]; ok && c.Entities[o].Server != nil {
 			r.ServedBy = e.ServedByOverride
+		} else if e.NotServed {
+			r.ServedBy = ""
 		}
 		if e.Server != nil {
 			r.ServedBy = e.ID

@@ -360,6 +360,11 @@ func (l *loop) flush() {
 	if len(l.outOrder) == 0 {
 		return
 	}
+	if len(l.viewers) == 0 { // nobody to tell: skip the encoding
+		clear(l.out)
+		l.outOrder = l.outOrder[:0]
+		return
+	}
 	now := l.h.now()
 	for _, id := range l.outOrder {
 		e := l.out[id]

@@ -165,6 +165,8 @@ func Merge(f config.File, snap *medulla.Snapshot) config.File {
 		}
 		if d.ServedBy != nil {
 			e.ServedByOverride = d.ServedBy.EntityID
+		} else {
+			e.NotServed = true // Medulla's rule: no server, whatever the parents have
 		}
 		if o, ok := fileByID[d.ID]; ok {
 			if o.Name != "" && o.Name != o.ID {

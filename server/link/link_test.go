@@ -28,6 +28,8 @@ func snapshot() *medulla.Snapshot {
 		// Medulla's rule picks the root-most recursive server, not Sales' own.
 		{ID: "UUID5", Name: "Sales-North", Parent: "UUID4", ServedBy: general, NearestLinkedAncestor: sales},
 		{ID: "UUID6", Name: "Parked", Parent: "UUID0", Server: &medulla.Server{Name: "srv-parked", EntityID: "UUID6"}},
+		// Sales' server is not recursive: Medulla serves Sales' other child from nobody.
+		{ID: "UUID7", Name: "Sales-South", Parent: "UUID4", NearestLinkedAncestor: sales},
 	}}
 }
 
@@ -56,6 +58,7 @@ func TestMerge(t *testing.T) {
 		"UUID1|General|srv-general|UUID1",
 		"UUID4|Sales (renamed)|srv-sales|UUID4",
 		"UUID5|Sales-North||UUID1", // Medulla's rule, not the nearest (UUID4)
+		"UUID7|Sales-South||",      // Medulla gives it no server: not the parent's
 		"UUID6|Parked||",           // a parked, unlinked server serves nobody
 		"lab|Lab|srv-lab|lab",
 	}

@@ -272,9 +272,12 @@ func TestSetMedullaPushesOnlyChanges(t *testing.T) {
 	if c := m.SetMedulla(figs, at(1)); len(c) != 1 || c[0].ID != "UUID2" || *c[0].Medulla.Clients != 3 {
 		t.Fatalf("first figures: %+v", c)
 	}
-	same := map[string]*wire.Medulla{"UUID2": {Source: wire.SourceMedulla, Clients: &n}}
+	same := map[string]*wire.Medulla{"UUID2": {Source: wire.SourceMedulla, Clients: &n, LoadedAt: at(2)}}
 	if c := m.SetMedulla(same, at(2)); len(c) != 0 {
-		t.Fatalf("unchanged figures pushed: %d", len(c))
+		t.Fatalf("figures that only moved loaded_at were pushed: %d", len(c))
+	}
+	if v := view(t, m, "UUID2"); !v.Medulla.LoadedAt.Equal(at(2)) {
+		t.Fatalf("REST keeps the old loaded_at: %v", v.Medulla.LoadedAt)
 	}
 	stale := map[string]*wire.Medulla{"UUID2": {Source: wire.SourceMedulla, Clients: &n, Stale: true, Error: "down"}}
 	if c := m.SetMedulla(stale, at(3)); len(c) != 1 || !c[0].Medulla.Stale {

@@ -68,7 +68,11 @@ func Start() (*Server, error) {
 		return nil, err
 	}
 	s := &Server{dir: dir, bin: bin}
-	args := []string{"--no-defaults", "--datadir=" + s.dataDir(),
+	if err := os.Mkdir(s.tmpDir(), 0o700); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	args := []string{"--no-defaults", "--datadir=" + s.dataDir(), "--tmpdir=" + s.tmpDir(),
 		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
@@ -130,6 +134,13 @@ func lookPath(names ...string) string {
 
 func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }
 
+// tmpDir is the server's own tmpdir. It must not be shared: at start-up a
+// server deletes every "#sql*" file in its tmpdir, so servers sharing /tmp
+// (tests in parallel) delete each other's temporary tables, and
+// mariadb-install-db fails at random ("Error on delete of
+// '/tmp/#sql-temptable-…'", "Unknown table 'mysql.tmp_user_sys'").
+func (s *Server) tmpDir() string { return filepath.Join(s.dir, "tmp") }
+
 // Socket is the server's unix socket path.
 func (s *Server) Socket() string { return filepath.Join(s.dir, "sock") }
 
@@ -185,6 +196,7 @@ func (s *Server) spawn() error {
 	logPath := filepath.Join(s.dir, "error.log")
 	args := []string{"--no-defaults",
 		"--datadir=" + s.dataDir(),
+		"--tmpdir=" + s.tmpDir(),
 		"--socket=" + s.Socket(),
 		"--pid-file=" + filepath.Join(s.dir, "mariadbd.pid"),
 		"--port=" + strconv.Itoa(s.port),
