@@ -13,6 +13,7 @@ GO_SOURCES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './.tm
 all: build
 
 -include web/web.mk
+-include bench.mk
 
 build: $(BIN)/imaging-hub $(BIN)/imaging-agent $(BIN)/imaging-demo
 
@@ -53,9 +54,6 @@ FUZZTIME ?= 10s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHello$$' -fuzztime $(FUZZTIME) ./wire/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeReport$$' -fuzztime $(FUZZTIME) ./wire/
-
-bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./agent/repo/
 
 clean:
 	rm -rf $(BIN) $(WASM_OUTPUTS)

@@ -1,0 +1,45 @@
+# Benchmarks (server/loadtest, cmd/imaging-bench, docs/BENCHMARKS.md).
+# Included by the top-level Makefile; $(BIN)/imaging-hub and
+# $(BIN)/imaging-agent come from its `build` target.
+#
+#   make bench                 full run (~16 min: scan benchmark, 9 hub scenarios, 5 min agent, browser)
+#   make bench BENCH_QUICK=1   ~4 min subset (1000x100 and 10000x10, agent 1 min, browser)
+#   make bench-profile         CPU profile of the hub at 10,000 agents + 1,000 viewers
+#
+# Results: $(BENCH_OUT)/bench-results.md (the table, also printed) and .json.
+
+BENCH_OUT      ?= $(CURDIR)/artifacts/bench
+BENCH_QUICK    ?=
+ifeq ($(BENCH_QUICK),1)
+BENCH_SCENARIOS ?= 1000x100,10000x10
+BENCH_MEASURE   ?= 20s
+BENCH_AGENT     ?= 1m
+BENCH_SCANTIME  ?= 1x
+else
+BENCH_SCENARIOS ?= 100x10,100x100,100x1000,1000x10,1000x100,1000x1000,10000x10,10000x100,10000x1000
+BENCH_MEASURE   ?= 30s
+BENCH_AGENT     ?= 5m
+BENCH_SCANTIME  ?= 10x
+endif
+BENCH_FLAGS    ?=
+
+.PHONY: bench bench-scan bench-profile
+
+$(BIN)/imaging-bench: $(GO_SOURCES)
+	$(GO) build -trimpath -o $@ ./cmd/imaging-bench
+
+bench-scan:
+	@mkdir -p $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench 'Scan' -benchmem -benchtime $(BENCH_SCANTIME) ./agent/repo/ | tee $(BENCH_OUT)/scan.txt
+
+bench: build $(BIN)/imaging-bench bench-scan
+	$(BIN)/imaging-bench --bin $(BIN) --scenarios $(BENCH_SCENARIOS) --measure $(BENCH_MEASURE) \
+		--agent-duration $(BENCH_AGENT) --scan-bench $(BENCH_OUT)/scan.txt --wasm-dir web/static \
+		--out $(BENCH_OUT)/bench-results.md --json $(BENCH_OUT)/bench-results.json $(BENCH_FLAGS)
+
+BENCH_PROFILE_SCENARIO ?= 10000x1000
+bench-profile:
+	@mkdir -p $(BENCH_OUT)
+	LOADTEST_PROFILE=$(BENCH_OUT)/hub.pprof LOADTEST_SCENARIO=$(BENCH_PROFILE_SCENARIO) \
+		$(GO) test -run '^TestProfileHub$$' -v -count=1 -timeout 10m ./server/loadtest/
+	$(GO) tool pprof -top -nodecount 40 $(BENCH_OUT)/hub.pprof | tee $(BENCH_OUT)/hub-profile.txt

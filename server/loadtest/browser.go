@@ -1,0 +1,336 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// BrowserConfig is the page measurement.
+type BrowserConfig struct {
+	HubBin   string
+	Chromium string
+	Dir      string
+	WasmDir  string
+	Interval time.Duration
+	Entities int // simulated agents (and linked entities); default 100
+	Bursts   int // bursts of changes; default 6
+	Log      io.Writer
+}
+
+// WasmSize is one way of getting app.wasm.
+type WasmSize struct {
+	How      string `json:"how"`
+	Bytes    int64  `json:"bytes"`
+	Encoding string `json:"content_encoding,omitempty"`
+}
+
+// BrowserResult is what the page measurement found.
+type BrowserResult struct {
+	Wasm            []WasmSize `json:"wasm"`
+	ColdFirstMS     float64    `json:"cold_first_status_ms"` // navigation start → first .status-word text, fresh profile
+	ColdWallMS      float64    `json:"cold_wall_ms"`         // the same seen from outside (includes polling)
+	WarmFirstMS     float64    `json:"warm_first_status_ms"` // second start of the browser on the same profile
+	WarmWallMS      float64    `json:"warm_wall_ms"`
+	ServiceWorker   bool       `json:"service_worker_controlled_warm"`
+	FirstStatusText string     `json:"first_status_text"`
+	BurstSize       int        `json:"burst_size"`
+	BurstSendToAll  []float64  `json:"burst_send_to_all_ms"`  // driver sends the first change → the page shows all of them
+	BurstFirstToAll []float64  `json:"burst_first_to_all_ms"` // the page shows the first → shows all
+	Error           string     `json:"error,omitempty"`
+}
+
+// Median of a sample (0 when empty).
+func Median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func (c BrowserConfig) logf(format string, a ...any) {
+	if c.Log != nil {
+		fmt.Fprintf(c.Log, "  [browser] "+format+"\n", a...)
+	}
+}
+
+// firstStatusJS runs in every new document: it notes when a status word
+// first shows text, relative to the navigation start.
+const firstStatusJS = `(() => {
+  if (window.__bench) return;
+  window.__bench = {first: 0, text: ""};
+  const check = () => {
+    if (window.__bench.first) return;
+    const e = document.querySelector(".status-word");
+    if (e && e.textContent.trim() !== "") {
+      window.__bench.first = performance.now();
+      window.__bench.text = e.textContent.trim();
+    }
+  };
+  new MutationObserver(check).observe(document, {subtree: true, childList: true, characterData: true});
+})();`
+
+// burstJS arms a watcher of the tree: the wall time (ms) when the first
+// and when all n .tree-status elements read want.
+func burstJS(want string, n int) string {
+	return fmt.Sprintf(`(() => {
+  if (window.__burstObs) window.__burstObs.disconnect();
+  const b = window.__burst = {want: %q, n: %d, first: 0, all: 0};
+  const check = () => {
+    let c = 0;
+    for (const e of document.querySelectorAll(".tree-status")) if (e.textContent.trim() === b.want) c++;
+    const now = Date.now();
+    if (c > 0 && !b.first) b.first = now;
+    if (c >= b.n && !b.all) { b.all = now; window.__burstObs.disconnect(); }
+  };
+  window.__burstObs = new MutationObserver(check);
+  window.__burstObs.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+  return true;
+})()`, want, n)
+}
+
+type burstState struct {
+	First float64 `json:"first"`
+	All   float64 `json:"all"`
+}
+
+// RunBrowser measures the page: WASM sizes, first status cold and warm, and
+// bursts of entity changes.
+func RunBrowser(ctx context.Context, c BrowserConfig) (res BrowserResult) {
+	if c.Entities == 0 {
+		c.Entities = 100
+	}
+	if c.Bursts == 0 {
+		c.Bursts = 6
+	}
+	res.BurstSize = c.Entities
+	fail := func(err error) BrowserResult {
+		res.Error = err.Error()
+		c.logf("error: %v", err)
+		return res
+	}
+	for _, f := range []struct{ how, name string }{{"file raw", "app.wasm"}, {"file gzip", "app.wasm.gz"}, {"file brotli", "app.wasm.br"}} {
+		if st, err := os.Stat(filepath.Join(c.WasmDir, f.name)); err == nil {
+			res.Wasm = append(res.Wasm, WasmSize{How: f.how, Bytes: st.Size()})
+		}
+	}
+	if _, err := os.Stat(c.Chromium); err != nil {
+		return fail(fmt.Errorf("no Chromium at %s (apt-get install -y chromium): %w", c.Chromium, err))
+	}
+	dir := filepath.Join(c.Dir, "browser")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fail(err)
+	}
+	fleet, err := NewFleet(c.Entities, c.Interval, 3)
+	if err != nil {
+		return fail(err)
+	}
+	hub, err := StartHub(ctx, c.HubBin, dir, fleet)
+	if err != nil {
+		return fail(err)
+	}
+	defer hub.Stop(10 * time.Second)
+	for _, enc := range []string{"br", "gzip", "identity"} {
+		n, got, err := fetchSize(hub.URL+"/web/app.wasm", enc)
+		if err != nil {
+			return fail(fmt.Errorf("GET /web/app.wasm: %w", err))
+		}
+		res.Wasm = append(res.Wasm, WasmSize{How: "HTTP Accept-Encoding: " + enc, Bytes: n, Encoding: got})
+	}
+
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	agents := make([]*SimAgent, c.Entities)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		for _, a := range agents {
+			if a != nil {
+				a.Close()
+			}
+		}
+		wg.Wait()
+	}()
+	for i := range agents {
+		a, err := DialAgent(actx, hub.URL, i, fleet.Tokens[i], nil)
+		if err != nil {
+			return fail(err)
+		}
+		agents[i] = a
+		wg.Go(func() { a.Run(actx, c.Interval) })
+	}
+
+	profile := filepath.Join(dir, "profile")
+	// Cold: a new profile.
+	bctx, stop, err := startChromium(ctx, c.Chromium, profile)
+	if err != nil {
+		return fail(err)
+	}
+	res.ColdFirstMS, res.ColdWallMS, res.FirstStatusText, err = firstStatus(bctx, hub.URL+"/")
+	if err != nil {
+		stop()
+		return fail(fmt.Errorf("cold load: %w", err))
+	}
+	c.logf("cold: first status %q after %.0f ms", res.FirstStatusText, res.ColdFirstMS)
+	// Let the service worker install and cache the app before closing.
+	swctx, swcancel := context.WithTimeout(bctx, 20*time.Second)
+	_, _ = chromedp.Run(swctx, chromedp.Evaluate[bool](`navigator.serviceWorker ? navigator.serviceWorker.ready.then(() => true) : false`, chromedp.EvalAwaitPromise))
+	swcancel()
+	sleepCtx(ctx, 2*time.Second)
+	stop()
+
+	// Warm: the same profile, a new browser process.
+	bctx, stop, err = startChromium(ctx, c.Chromium, profile)
+	if err != nil {
+		return fail(err)
+	}
+	defer stop()
+	res.WarmFirstMS, res.WarmWallMS, _, err = firstStatus(bctx, hub.URL+"/")
+	if err != nil {
+		return fail(fmt.Errorf("warm load: %w", err))
+	}
+	res.ServiceWorker, _ = chromedp.Run(bctx, chromedp.Evaluate[bool](`!!(navigator.serviceWorker && navigator.serviceWorker.controller)`))
+	c.logf("warm: first status after %.0f ms (service worker in control: %v)", res.WarmFirstMS, res.ServiceWorker)
+
+	// Bursts: every agent's status flips at once.
+	if err := waitTree(bctx, "Available", c.Entities, 3*c.Interval); err != nil {
+		return fail(fmt.Errorf("before the bursts: %w", err))
+	}
+	for k := 0; k < c.Bursts && ctx.Err() == nil; k++ {
+		failing := k%2 == 0
+		want := "Available"
+		if failing {
+			want = "Connection error"
+		}
+		if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](burstJS(want, c.Entities))); err != nil {
+			return fail(err)
+		}
+		t0 := time.Now()
+		for _, a := range agents {
+			a.SetProbeFailing(failing)
+		}
+		for _, a := range agents {
+			_, _ = a.Send()
+		}
+		var st burstState
+		for time.Since(t0) < 30*time.Second {
+			sleepCtx(ctx, 20*time.Millisecond)
+			st, err = chromedp.Run(bctx, chromedp.Evaluate[burstState](`window.__burst`))
+			if err == nil && st.All > 0 {
+				break
+			}
+		}
+		if st.All == 0 {
+			return fail(fmt.Errorf("burst %d: the page did not show %d × %q within 30 s", k+1, c.Entities, want))
+		}
+		t0ms := float64(t0.UnixNano()) / 1e6
+		res.BurstSendToAll = append(res.BurstSendToAll, st.All-t0ms)
+		res.BurstFirstToAll = append(res.BurstFirstToAll, st.All-st.First)
+		c.logf("burst %d (%s): all shown %.0f ms after the send, %.0f ms after the first", k+1, want, st.All-t0ms, st.All-st.First)
+		sleepCtx(ctx, time.Second)
+	}
+	return res
+}
+
+func fetchSize(url, enc string) (int64, string, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Accept-Encoding", enc)
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: time.Minute}).Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+		return 0, "", fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	return n, resp.Header.Get("Content-Encoding"), err
+}
+
+// startChromium starts a headless Chromium on a profile directory.
+func startChromium(ctx context.Context, bin, profile string) (context.Context, func(), error) {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1280, 900),
+	)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, bcancel := chromedp.NewContext(actx)
+	stop := func() { bcancel(); acancel() }
+	if err := chromedp.Do(bctx); err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("start chromium: %w", err)
+	}
+	return bctx, stop, nil
+}
+
+// firstStatus loads url in a fresh document and returns the in-page time
+// of the first status word and the time seen from here.
+func firstStatus(ctx context.Context, url string) (inPage, wall float64, text string, err error) {
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: firstStatusJS}); err != nil {
+		return 0, 0, "", err
+	}
+	start := time.Now()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		return 0, 0, "", err
+	}
+	type state struct {
+		First float64 `json:"first"`
+		Text  string  `json:"text"`
+	}
+	for time.Since(start) < 60*time.Second {
+		st, err := chromedp.Run(ctx, chromedp.Evaluate[state](`window.__bench || {first: 0, text: ""}`))
+		if err == nil && st.First > 0 {
+			return st.First, float64(time.Since(start)) / 1e6, st.Text, nil
+		}
+		if !sleepCtx(ctx, 10*time.Millisecond) {
+			return 0, 0, "", ctx.Err()
+		}
+	}
+	body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 300) : ""`))
+	return 0, 0, "", fmt.Errorf("no status word on the page after 60 s; page text: %q", body)
+}
+
+// waitTree waits until n .tree-status elements read want.
+func waitTree(ctx context.Context, want string, n int, within time.Duration) error {
+	start := time.Now()
+	js := fmt.Sprintf(`[...document.querySelectorAll(".tree-status")].filter(e => e.textContent.trim() === %q).length`, want)
+	got := 0
+	for time.Since(start) < within {
+		var err error
+		got, err = chromedp.Run(ctx, chromedp.Evaluate[int](js))
+		if err == nil && got >= n {
+			return nil
+		}
+		sleepCtx(ctx, 100*time.Millisecond)
+	}
+	return fmt.Errorf("%d of %d entities show %q in the tree after %v", got, n, want, within)
+}

@@ -1,0 +1,224 @@
+package loadtest
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestHistogramQuantiles(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		name    string
+		samples []time.Duration
+		q       float64
+		want    time.Duration
+	}{
+		{"single", []time.Duration{5 * ms}, 0.5, 5 * ms},
+		{"exact small", []time.Duration{10 * time.Microsecond, 20 * time.Microsecond, 30 * time.Microsecond}, 0.5, 20 * time.Microsecond},
+		{"p99 of 1..100 ms", seq(1, 100, ms), 0.99, 99 * ms},
+		{"p50 of 1..100 ms", seq(1, 100, ms), 0.50, 50 * ms},
+		{"max quantile is max", seq(1, 100, ms), 1, 100 * ms},
+		{"negative counts as zero", []time.Duration{-3 * ms}, 0.5, 0},
+		{"huge is clamped", []time.Duration{1000 * time.Hour}, 0.5, 1000 * time.Hour},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var h Histogram
+			for _, d := range tc.samples {
+				h.Record(d)
+			}
+			got := h.Quantile(tc.q)
+			if diff := float64(got-tc.want) / float64(max(tc.want, 1)); diff > 0.016 || diff < -0.016 {
+				t.Errorf("Quantile(%v) = %v, want %v (±1.6 %%)", tc.q, got, tc.want)
+			}
+		})
+	}
+}
+
+func seq(from, to int, unit time.Duration) []time.Duration {
+	var out []time.Duration
+	for i := from; i <= to; i++ {
+		out = append(out, time.Duration(i)*unit)
+	}
+	return out
+}
+
+func TestHistogramBucketsCoverEveryValue(t *testing.T) {
+	prevHi := uint64(0)
+	for i := 0; i < histBuckets; i++ {
+		lo, hi := bucketRange(i)
+		if i > 0 && lo != prevHi+1 {
+			t.Fatalf("bucket %d starts at %d, previous ended at %d", i, lo, prevHi)
+		}
+		if bucketOf(lo) != i || bucketOf(hi) != i {
+			t.Fatalf("bucket %d [%d, %d]: bucketOf gives %d and %d", i, lo, hi, bucketOf(lo), bucketOf(hi))
+		}
+		if lo >= histExact && float64(hi-lo+1)/float64(lo) > 1.0/64+1e-9 {
+			t.Fatalf("bucket %d [%d, %d] wider than 1/64 of its value", i, lo, hi)
+		}
+		prevHi = hi
+	}
+	if prevHi < histMaxUS {
+		t.Fatalf("buckets end at %d, below %d", prevHi, uint64(histMaxUS))
+	}
+}
+
+func TestHistogramMergeAndSummary(t *testing.T) {
+	var a, b, all Histogram
+	for i := 1; i <= 1000; i++ {
+		d := time.Duration(i) * time.Millisecond
+		if i%2 == 0 {
+			a.Record(d)
+		} else {
+			b.Record(d)
+		}
+		all.Record(d)
+	}
+	var m Histogram
+	m.Merge(&a)
+	m.Merge(&b)
+	m.Merge(nil)
+	if got, want := m.Summary(), all.Summary(); got != want {
+		t.Fatalf("merged %+v, want %+v", got, want)
+	}
+	s := m.Summary()
+	if s.Count != 1000 || s.MaxMS != 1000 || s.MeanMS < 500 || s.MeanMS > 501 {
+		t.Fatalf("summary %+v", s)
+	}
+	if (&Histogram{}).Summary() != (Summary{}) {
+		t.Fatal("empty histogram has a non-zero summary")
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	tests := []struct {
+		name         string
+		in           string
+		utime, stime uint64
+		err          string
+	}{
+		{"plain", "1234 (imaging-hub) S 1 1234 1234 0 -1 4194560 2035 0 0 0 150 37 0 0 20 0 9 0 12345 1300000000 5000 18446744073709551615", 150, 37, ""},
+		{"name with spaces and parens", "77 (a) b (c) R 1 77 77 0 -1 0 0 0 0 0 9 8 0 0 20 0 1 0 1 1 1", 9, 8, ""},
+		{"truncated", "77 (x) R 1 2 3", 0, 0, "fields"},
+		{"no name", "77 x R", 0, 0, "')'"},
+		{"not a number", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 u s", 0, 0, "utime"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u, s, err := parseStat([]byte(tc.in))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want one mentioning %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || u != tc.utime || s != tc.stime {
+				t.Fatalf("got %d, %d, %v; want %d, %d", u, s, err, tc.utime, tc.stime)
+			}
+		})
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	tests := []struct {
+		name     string
+		in       string
+		rss, hwm uint64
+		threads  int
+		err      bool
+	}{
+		{"linux", "Name:\timaging-agent\nVmPeak:\t 1262312 kB\nVmHWM:\t    9876 kB\nVmRSS:\t    8765 kB\nThreads:\t7\n", 8765, 9876, 7, false},
+		{"kernel thread", "Name:\tkthreadd\nThreads:\t1\n", 0, 0, 0, true},
+		{"bad unit", "VmHWM:\t1 MB\nVmRSS:\t1 kB\n", 0, 0, 0, true},
+		{"bad number", "VmHWM:\tx kB\nVmRSS:\t1 kB\n", 0, 0, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rss, hwm, thr, err := parseStatus([]byte(tc.in))
+			if (err != nil) != tc.err {
+				t.Fatalf("err %v, want error %v", err, tc.err)
+			}
+			if !tc.err && (rss != tc.rss || hwm != tc.hwm || thr != tc.threads) {
+				t.Fatalf("got %d, %d, %d; want %d, %d, %d", rss, hwm, thr, tc.rss, tc.hwm, tc.threads)
+			}
+		})
+	}
+}
+
+func TestReadProcSelfAndCPUPercent(t *testing.T) {
+	a, err := ReadProc(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.RSSKiB == 0 || a.HWMKiB < a.RSSKiB || a.Threads < 1 {
+		t.Fatalf("implausible reading %+v", a)
+	}
+	b := a
+	b.At = a.At.Add(2 * time.Second)
+	b.CPUTicks = a.CPUTicks + clockTicks() // one second of CPU over two of wall
+	if got := CPUPercent(a, b); got < 49.9 || got > 50.1 {
+		t.Fatalf("CPUPercent = %v, want 50", got)
+	}
+	if got := CPUPercent(b, a); got != 0 {
+		t.Fatalf("CPUPercent backwards = %v, want 0", got)
+	}
+}
+
+func TestParseFrame(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want frame
+		err  bool
+	}{
+		{"change", `{"type":"change","hub_time":"2026-01-01T00:00:00Z","entity":{"id":"UUID42","name":"a \"status\":\"x\"","path":["A"],"status":"available","since":"2026-01-01T00:00:00Z","collected_at":"2026-01-01T00:00:01.5Z"}}`,
+			frame{change: true, entity: 42, status: "available", collectedAt: time.Date(2026, 1, 1, 0, 0, 1, 500_000_000, time.UTC).UnixNano()}, false},
+		{"offline without report", `{"type":"change","hub_time":"2026-01-01T00:00:00Z","entity":{"id":"UUID7","name":"b","path":["B"],"status":"offline","reason":"r"}}`,
+			frame{change: true, entity: 7, status: "offline"}, false},
+		{"other entity", `{"type":"change","entity":{"id":"root","status":"not_linked"}}`, frame{change: true, entity: -1, status: "not_linked"}, false},
+		{"snapshot", `{"type":"snapshot","entities":[{"id":"UUID1","status":"offline"}]}`, frame{entity: -1}, false},
+		{"bad time", `{"type":"change","entity":{"id":"UUID1","status":"available","collected_at":"yesterday"}}`, frame{}, true},
+		{"no type", `{}`, frame{}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseFrame([]byte(tc.in))
+			if (err != nil) != tc.err {
+				t.Fatalf("err %v, want error %v", err, tc.err)
+			}
+			if !tc.err && got != tc.want {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTemplateEncodesCollectedAt(t *testing.T) {
+	tm, err := newTemplate(SimReport(3, true, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 4, 5, 6, 7, 123456789, time.UTC)
+	b := tm.encode(nil, at)
+	if !strings.Contains(string(b), `"collected_at":"2026-03-04T05:06:07.123456789Z"`) || !strings.Contains(string(b), `"images":[`) {
+		t.Fatalf("encoded report lacks its time or images: %.200s", b)
+	}
+}
+
+func TestParseScenariosAndBench(t *testing.T) {
+	s, err := ParseScenarios("100x10, 10000x1000")
+	if err != nil || len(s) != 2 || s[1] != (Scenario{10000, 1000}) {
+		t.Fatalf("got %v, %v", s, err)
+	}
+	for _, bad := range []string{"100", "x10", "0x1", "100x-1"} {
+		if _, err := ParseScenarios(bad); err == nil {
+			t.Errorf("ParseScenarios(%q) accepted", bad)
+		}
+	}
+	out := "goos: linux\nBenchmarkScanUnchanged10k-2   \t      10\t  23456789 ns/op\t 20000000 cpu-ns/op\t  1234 B/op\t  56 allocs/op\nPASS\n"
+	b := ParseBenchOutput(out)
+	if len(b) != 1 || b[0].NsPerOp != 23456789 || b[0].AllocsPerOp != 56 || b[0].CPUNsPerOp != 20000000 {
+		t.Fatalf("got %+v", b)
+	}
+}
