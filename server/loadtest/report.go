@@ -5,7 +5,6 @@ import (
 	"strings"
 )
 
-
 func secs(s Summary) string {
 	if s.Count == 0 {
 		return "–"
