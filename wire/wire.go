@@ -23,8 +23,10 @@ const (
 const (
 	TypeHello    = "hello"    // agent → hub, first frame
 	TypeReport   = "report"   // agent → hub
-	TypeSnapshot = "snapshot" // hub → viewer, first frame
-	TypeChange   = "change"   // hub → viewer
+	TypeSnapshot  = "snapshot"  // hub → viewer, first frame
+	TypeChange    = "change"    // hub → viewer: one entity
+	TypeChanges   = "changes"   // hub → viewer: several entities in one frame
+	TypeSubscribe = "subscribe" // viewer → hub: which entities to receive in full
 )
 
 // Hello is the first frame an agent sends after the WebSocket opens. The
@@ -156,6 +158,12 @@ type Entity struct {
 	// Stale marks a last known state restored after a hub restart: no agent
 	// has confirmed it since.
 	Stale bool `json:"stale,omitempty"`
+	// Summary marks a reduced view (status and tree only, see Summarize):
+	// what a viewer receives for entities it did not subscribe to in full.
+	Summary bool `json:"summary,omitempty"`
+	// FullestPct is the usage in percent of the fullest partition, in
+	// summaries (a wall tile shows it without the partitions).
+	FullestPct *int `json:"fullest_pct,omitempty"`
 	// ServedBy names the imaging server that serves the entity; empty when
 	// not linked. ServedByEntity is the entity that server is linked to;
 	// Inherited says it is an ancestor's server.
@@ -222,6 +230,57 @@ type ActivityLine struct {
 	State  string     `json:"state"`
 	Target string     `json:"target"`
 	Detail string     `json:"detail,omitempty"`
+}
+
+// Summarize reduces a view to what a list or a wall shows. It changes only
+// when the status, the reason or the fullest partition's percentage does,
+// not with every report, so summaries cost viewers almost nothing.
+func Summarize(e Entity) Entity {
+	s := Entity{ID: e.ID, Name: e.Name, Parent: e.Parent, Path: e.Path, Status: e.Status, Reason: e.Reason,
+		Since: e.Since, Stale: e.Stale, Summary: true, ServedBy: e.ServedBy, ServedByEntity: e.ServedByEntity, Inherited: e.Inherited}
+	best := -1
+	for _, p := range e.Partitions {
+		if p.Total > 0 {
+			if pct := int(p.Used * 100 / p.Total); pct > best {
+				best = pct
+			}
+		}
+	}
+	if best >= 0 {
+		s.FullestPct = &best
+	}
+	return s
+}
+
+// MaxSubscribe bounds the entities a viewer may ask for in full.
+const MaxSubscribe = 64
+
+// ViewerRequest is what a viewer may send: the entities it wants in full
+// (the one on screen); the others then come as summaries. A viewer that
+// never subscribes receives every entity in full.
+type ViewerRequest struct {
+	Type   string   `json:"type"`
+	Detail []string `json:"detail"`
+}
+
+// DecodeViewerRequest decodes and validates a viewer's frame.
+func DecodeViewerRequest(b []byte) (ViewerRequest, error) {
+	var r ViewerRequest
+	if err := strict(b, &r); err != nil {
+		return r, err
+	}
+	if r.Type != TypeSubscribe {
+		return r, invalid("unknown viewer message type %q", clip(r.Type))
+	}
+	if len(r.Detail) > MaxSubscribe {
+		return r, invalid("%d entities to subscribe to (max %d)", len(r.Detail), MaxSubscribe)
+	}
+	for _, id := range r.Detail {
+		if !ValidEntityID(id) {
+			return r, invalid("entity %q is not a valid entity id", clip(id))
+		}
+	}
+	return r, nil
 }
 
 // ViewerMessage is a frame on the viewer socket: a full snapshot on connect,

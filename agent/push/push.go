@@ -125,6 +125,13 @@ func Backoff(n int, min, max time.Duration, r float64) time.Duration {
 	return d/2 + time.Duration(r*float64(d/2))
 }
 
+// HubSilence is how long the agent waits without a ping or a message from
+// the hub before it gives the connection up: six intervals (the hub pings
+// every interval, if the agent's interval matches the hub's), at least 3 s.
+func HubSilence(interval time.Duration) time.Duration {
+	return max(6*interval, 3*time.Second)
+}
+
 // session runs one connection to its end.
 func session(ctx context.Context, cfg Config, endpoint string, collect Collect, log *slog.Logger) error {
 	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, TLSClientConfig: cfg.TLS, Proxy: http.ProxyFromEnvironment}
@@ -143,8 +150,20 @@ func session(ctx context.Context, cfg Config, endpoint string, collect Collect, 
 		return fmt.Errorf("send hello: %w", err)
 	}
 
-	// The reader answers pings (gorilla's default handler) and surfaces the
-	// hub's close frame with its reason.
+	// The reader answers pings and surfaces the hub's close frame with its
+	// reason. The hub pings every interval: when nothing comes for several,
+	// the path is dead (a NAT or firewall dropped it without a FIN) and the
+	// agent reconnects instead of writing into the void for minutes.
+	silence := HubSilence(cfg.Interval)
+	_ = conn.SetReadDeadline(time.Now().Add(silence))
+	conn.SetPingHandler(func(data string) error {
+		_ = conn.SetReadDeadline(time.Now().Add(silence))
+		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(cfg.Interval))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		return err
+	})
 	readErr := make(chan error, 1)
 	go func() {
 		for {
@@ -201,8 +220,12 @@ func session(ctx context.Context, cfg Config, endpoint string, collect Collect, 
 			return nil
 		case err := <-readErr:
 			var ce *websocket.CloseError
+			var ne interface{ Timeout() bool }
 			if errors.As(err, &ce) {
 				return fmt.Errorf("hub closed the connection: %s (code %d)", ce.Text, ce.Code)
+			}
+			if errors.As(err, &ne) && ne.Timeout() {
+				return fmt.Errorf("no ping from the hub for %v: connection presumed dead", silence)
 			}
 			return fmt.Errorf("read: %w", err)
 		case <-t.C:

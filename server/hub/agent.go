@@ -38,6 +38,40 @@ type agentSession struct {
 	once   sync.Once
 	reason string // why the hub closed it, read after the read loop ends
 	mu     sync.Mutex
+
+	// What the session has for the loop, coalesced: at most one event is
+	// queued per session, carrying the newest report and frame time. A hub
+	// under load then applies fewer, newer reports instead of a backlog.
+	evMu     sync.Mutex
+	evQueued bool
+	evReport *wire.Report
+	evAt     time.Time
+}
+
+// queue hands the loop a frame (rep nil: a pong) from this session.
+func (h *Hub) queue(s *agentSession, rep *wire.Report, at time.Time) {
+	s.evMu.Lock()
+	if rep != nil {
+		s.evReport = rep
+	}
+	s.evAt = at
+	if s.evQueued {
+		s.evMu.Unlock()
+		return
+	}
+	s.evQueued = true
+	s.evMu.Unlock()
+	h.post(func(l *loop) {
+		s.evMu.Lock()
+		rep, at := s.evReport, s.evAt
+		s.evReport, s.evQueued = nil, false
+		s.evMu.Unlock()
+		if rep != nil {
+			l.publish(l.m.Report(s.entity, s.id, *rep, at))
+		} else {
+			l.publish(l.m.Frame(s.entity, s.id, at))
+		}
+	})
 }
 
 // close sends a close frame with a reason (at most once) and closes the
@@ -175,7 +209,7 @@ func (h *Hub) readAgent(s *agentSession) string {
 	conn.SetPongHandler(func(string) error {
 		now := h.now()
 		_ = conn.SetReadDeadline(now.Add(deadline))
-		h.post(func(l *loop) { l.publish(l.m.Frame(s.entity, s.id, now)) })
+		h.queue(s, nil, now)
 		return nil
 	})
 	budget := newBudget(h.opt.MessagesPerInterval, h.config().Interval, h.now)
@@ -195,7 +229,7 @@ func (h *Hub) readAgent(s *agentSession) string {
 		if err != nil {
 			return h.dropMalformed(s, now, "malformed report: "+err.Error())
 		}
-		h.post(func(l *loop) { l.publish(l.m.Report(s.entity, s.id, rep, now)) })
+		h.queue(s, &rep, now)
 	}
 }
 

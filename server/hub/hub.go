@@ -4,6 +4,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -79,9 +80,13 @@ type loop struct {
 
 	out      map[string]wire.Entity // changes of this round, newest per entity
 	outOrder []string
-	dirty    map[string]bool // views changed since the last save
+	enc      map[string]encoded // each entity encoded once for every viewer
+	dirty    map[string]bool    // views changed since the last save
 	lastSave time.Time
 }
+
+// encoded is an entity's view as JSON, in full and as a summary.
+type encoded struct{ full, summary []byte }
 
 // New builds a hub for a configuration.
 func New(cfg *config.Config, o Options) *Hub {
@@ -116,10 +121,13 @@ func New(cfg *config.Config, o Options) *Hub {
 		o.SaveEvery = 30 * time.Second
 	}
 	h := &Hub{
-		opt:      o,
-		log:      o.Logger,
-		now:      o.Now,
-		evts:     make(chan func(*loop), 1024),
+		opt: o,
+		log: o.Logger,
+		now: o.Now,
+		// Each session queues at most one event at a time (its newest report
+		// and frame time are coalesced), so this rarely fills; when it does,
+		// readers wait instead of the hub dropping anything.
+		evts:     make(chan func(*loop), 1<<16),
 		done:     make(chan struct{}),
 		auth:     newFailLimiter(o.AuthFailures, o.AuthWindow, o.Now),
 		sessions: make(map[state.SessionID]*agentSession),
@@ -174,7 +182,7 @@ func (h *Hub) SetMedulla(ctx context.Context, figs map[string]*wire.Medulla) err
 func (h *Hub) Run(ctx context.Context) error {
 	now := h.now()
 	l := &loop{h: h, m: state.New(h.config(), now), viewers: make(map[*viewer]struct{}),
-		out: make(map[string]wire.Entity), dirty: make(map[string]bool), lastSave: now}
+		out: make(map[string]wire.Entity), enc: make(map[string]encoded), dirty: make(map[string]bool), lastSave: now}
 	if st := h.opt.Store; st != nil {
 		last, err := st.LastKnown()
 		if err != nil {
@@ -287,40 +295,87 @@ func errStopped(ctx context.Context) error {
 	return errors.New("hub is shutting down")
 }
 
-// snapshot encodes the state a viewer may see (allow nil: everything).
-func (l *loop) snapshot(allow func(string) bool) []byte {
-	es := l.m.Entities()
-	if allow != nil {
-		kept := es[:0]
-		for _, e := range es {
-			if allow(e.ID) {
-				kept = append(kept, e)
-			}
-		}
-		es = kept
+// encodedOf returns an entity's JSON, encoding it if no viewer needed it
+// since it last changed.
+func (l *loop) encodedOf(id string) (encoded, bool) {
+	if e, ok := l.enc[id]; ok {
+		return e, true
 	}
-	b, err := json.Marshal(wire.ViewerMessage{Type: wire.TypeSnapshot, HubTime: l.h.now(), Version: l.h.opt.Version, Entities: es})
+	v, ok := l.m.Entity(id, false)
+	if !ok {
+		return encoded{}, false
+	}
+	e := l.encode(v)
+	l.enc[id] = e
+	return e, true
+}
+
+func (l *loop) encode(v wire.Entity) encoded {
+	full, err := json.Marshal(v)
 	if err != nil {
-		l.h.log.Error("encode snapshot", "err", err)
-		return nil
+		l.h.log.Error("encode entity", "entity", v.ID, "err", err)
 	}
-	return b
+	sum, _ := json.Marshal(wire.Summarize(v))
+	return encoded{full: full, summary: sum}
+}
+
+// snapshot assembles what a viewer may see from the encoded entities.
+func (l *loop) snapshot(v *viewer) []byte {
+	var buf bytes.Buffer
+	ts, _ := l.h.now().UTC().MarshalJSON()
+	ver, _ := json.Marshal(l.h.opt.Version)
+	buf.WriteString(`{"type":"snapshot","hub_time":`)
+	buf.Write(ts)
+	buf.WriteString(`,"version":`)
+	buf.Write(ver)
+	buf.WriteString(`,"entities":[`)
+	n := 0
+	for _, e := range l.h.config().Entities {
+		if v.allow != nil && !v.allow(e.ID) {
+			continue
+		}
+		enc, ok := l.encodedOf(e.ID)
+		if !ok {
+			continue
+		}
+		if n > 0 {
+			buf.WriteByte(',')
+		}
+		if v.wantsFull(e.ID) {
+			buf.Write(enc.full)
+		} else {
+			buf.Write(enc.summary)
+		}
+		n++
+	}
+	buf.WriteString("]}")
+	return buf.Bytes()
 }
 
 // snapshotAll sends every viewer a fresh snapshot (the entity set changed),
 // replacing whatever changes it had queued.
 func (l *loop) snapshotAll() {
 	l.flush()
-	var all []byte
+	clear(l.enc) // names, parents or servers may have changed
 	for v := range l.viewers {
-		if v.allow != nil {
-			v.reset(l.snapshot(v.allow))
+		v.reset(l.snapshot(v))
+	}
+}
+
+// subscribe changes which entities a viewer receives in full, and sends it
+// those at once.
+func (l *loop) subscribe(v *viewer, detail map[string]bool) {
+	if _, ok := l.viewers[v]; !ok {
+		return
+	}
+	v.detail = detail
+	for _, e := range l.h.config().Entities {
+		if !v.wantsFull(e.ID) || (v.allow != nil && !v.allow(e.ID)) {
 			continue
 		}
-		if all == nil {
-			all = l.snapshot(nil)
+		if enc, ok := l.encodedOf(e.ID); ok {
+			v.push(e.ID, enc.full)
 		}
-		v.reset(all)
 	}
 }
 
@@ -360,22 +415,22 @@ func (l *loop) flush() {
 	if len(l.outOrder) == 0 {
 		return
 	}
-	if len(l.viewers) == 0 { // nobody to tell: skip the encoding
-		clear(l.out)
-		l.outOrder = l.outOrder[:0]
-		return
-	}
-	now := l.h.now()
 	for _, id := range l.outOrder {
-		e := l.out[id]
-		b, err := json.Marshal(wire.ViewerMessage{Type: wire.TypeChange, HubTime: now, Entity: &e})
-		if err != nil {
-			l.h.log.Error("encode change", "entity", id, "err", err)
+		if len(l.viewers) == 0 { // nobody to tell: encode later, if ever
+			delete(l.enc, id)
 			continue
 		}
+		old, had := l.enc[id]
+		enc := l.encode(l.out[id])
+		l.enc[id] = enc
+		summaryChanged := !had || !bytes.Equal(old.summary, enc.summary)
 		for v := range l.viewers {
-			if v.allow == nil || v.allow(id) {
-				v.push(id, b)
+			switch {
+			case v.allow != nil && !v.allow(id):
+			case v.wantsFull(id):
+				v.push(id, enc.full)
+			case summaryChanged:
+				v.push(id, enc.summary)
 			}
 		}
 	}

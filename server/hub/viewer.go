@@ -1,25 +1,30 @@
 package hub
 
 import (
+	"bytes"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"imagingstatus/server/viewerauth"
+	"imagingstatus/wire"
 )
 
-// ViewerPath is where browsers open the live stream.
+// ViewerPath is where browsers open the live stream. `?detail=ID,ID` (or
+// an empty `?detail=`) asks at once for those entities in full and the
+// others as summaries; without it every entity comes in full.
 const ViewerPath = "/api/v1/ws"
 
 // viewerUpgrader keeps gorilla's default same-origin check: another site's
 // page must not read the infrastructure map through a visitor's browser.
 var viewerUpgrader = websocket.Upgrader{
 	HandshakeTimeout:  10 * time.Second,
-	ReadBufferSize:    512,
+	ReadBufferSize:    1 << 10,
 	WriteBufferSize:   32 << 10,
-	EnableCompression: false, // frames are small; deflate would cost CPU per viewer
+	EnableCompression: false, // frames are encoded once for all; deflate would cost CPU per viewer
 }
 
 // viewer is one browser connection. Its queue keeps only the newest frame
@@ -28,10 +33,12 @@ var viewerUpgrader = websocket.Upgrader{
 type viewer struct {
 	conn  *websocket.Conn
 	allow func(entity string) bool // nil: every entity
+	// detail is owned by the loop: the entities sent in full (nil: all).
+	detail map[string]bool
 
 	mu      sync.Mutex
-	first   []byte            // the snapshot, written before any change
-	pending map[string][]byte // entity id → newest encoded change
+	first   []byte            // a snapshot, written before any change
+	pending map[string][]byte // entity id → newest encoded entity
 	order   []string          // ids in arrival order
 	wake    chan struct{}
 	quit    chan struct{}
@@ -70,20 +77,17 @@ func (v *viewer) signal() {
 }
 
 // take empties the queue.
-func (v *viewer) take() [][]byte {
+func (v *viewer) take() (first []byte, items [][]byte) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	out := make([][]byte, 0, len(v.order)+1)
-	if v.first != nil {
-		out = append(out, v.first)
-		v.first = nil
-	}
+	first, v.first = v.first, nil
+	items = make([][]byte, 0, len(v.order))
 	for _, id := range v.order {
-		out = append(out, v.pending[id])
+		items = append(items, v.pending[id])
 	}
 	clear(v.pending)
 	v.order = v.order[:0]
-	return out
+	return first, items
 }
 
 func (v *viewer) close() {
@@ -93,9 +97,42 @@ func (v *viewer) close() {
 	})
 }
 
+// wantsFull says whether the viewer receives entity id in full (loop only).
+func (v *viewer) wantsFull(id string) bool { return v.detail == nil || v.detail[id] }
+
+func detailSet(ids []string) map[string]bool {
+	set := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if id == "*" {
+			return nil
+		}
+		set[id] = true
+	}
+	return set
+}
+
 // ViewerHandler serves the live stream: a snapshot, then every change.
 func (h *Hub) ViewerHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var detail map[string]bool
+		if q, ok := r.URL.Query()["detail"]; ok {
+			var ids []string
+			for _, part := range q {
+				for _, id := range strings.Split(part, ",") {
+					if id != "" {
+						ids = append(ids, id)
+					}
+				}
+			}
+			if len(ids) > wire.MaxSubscribe {
+				http.Error(w, "too many entities in ?detail=", http.StatusBadRequest)
+				return
+			}
+			detail = detailSet(ids)
+			if detail == nil && len(ids) == 0 {
+				detail = map[string]bool{}
+			}
+		}
 		conn, err := viewerUpgrader.Upgrade(w, r, nil)
 		if err != nil {
 			return
@@ -108,8 +145,9 @@ func (h *Hub) ViewerHandler() http.Handler {
 		defer h.wg.Done()
 		v := newViewer(conn)
 		v.allow = viewerauth.Filter(r.Context(), h.config)
+		v.detail = detail
 		registered := h.do(r.Context(), func(l *loop) {
-			v.reset(l.snapshot(v.allow))
+			v.reset(l.snapshot(v))
 			l.viewers[v] = struct{}{}
 		})
 		if !registered {
@@ -117,17 +155,27 @@ func (h *Hub) ViewerHandler() http.Handler {
 			return
 		}
 		defer h.post(func(l *loop) { delete(l.viewers, v) })
-		go v.readLoop(h.config().Interval)
+		go h.readViewer(v)
 		h.writeViewer(v)
 	})
 }
 
-// writeViewer is the viewer's only writer. A viewer that cannot take a frame
-// within the write timeout is dropped.
+// writeViewer is the viewer's only writer. What queued while it wrote goes
+// out as one frame; a viewer that cannot take a frame within the write
+// timeout is dropped.
 func (h *Hub) writeViewer(v *viewer) {
 	defer v.close()
 	ping := time.NewTicker(h.config().Interval)
 	defer ping.Stop()
+	var buf bytes.Buffer
+	write := func(b []byte) bool {
+		_ = v.conn.SetWriteDeadline(time.Now().Add(h.opt.ViewerWriteTimeout))
+		if err := v.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+			h.log.Info("viewer dropped", "reason", err.Error())
+			return false
+		}
+		return true
+	}
 	for {
 		select {
 		case <-v.quit:
@@ -140,28 +188,77 @@ func (h *Hub) writeViewer(v *viewer) {
 				return
 			}
 		case <-v.wake:
-			for _, b := range v.take() {
-				_ = v.conn.SetWriteDeadline(time.Now().Add(h.opt.ViewerWriteTimeout))
-				if err := v.conn.WriteMessage(websocket.TextMessage, b); err != nil {
-					h.log.Info("viewer dropped", "reason", err.Error())
-					return
+			first, items := v.take()
+			if first != nil && !write(first) {
+				return
+			}
+			if len(items) == 0 {
+				continue
+			}
+			if !batchChanges {
+				for _, it := range items {
+					changesFrame(&buf, h.now(), [][]byte{it})
+					if !write(buf.Bytes()) {
+						return
+					}
 				}
+				continue
+			}
+			changesFrame(&buf, h.now(), items)
+			if !write(buf.Bytes()) {
+				return
 			}
 		}
 	}
 }
 
-// readLoop consumes control frames; viewers send nothing else, so any data
-// frame or silence past three intervals ends the viewer.
-func (v *viewer) readLoop(interval time.Duration) {
+// batchChanges sends a burst as one "changes" frame.
+var batchChanges = false
+
+// changesFrame wraps encoded entities: one as a "change", several as one
+// "changes" frame (one syscall and one message for a burst).
+func changesFrame(buf *bytes.Buffer, now time.Time, items [][]byte) {
+	buf.Reset()
+	ts, _ := now.UTC().MarshalJSON()
+	if len(items) == 1 {
+		buf.WriteString(`{"type":"change","hub_time":`)
+		buf.Write(ts)
+		buf.WriteString(`,"entity":`)
+		buf.Write(items[0])
+		buf.WriteString("}")
+		return
+	}
+	buf.WriteString(`{"type":"changes","hub_time":`)
+	buf.Write(ts)
+	buf.WriteString(`,"entities":[`)
+	for i, it := range items {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(it)
+	}
+	buf.WriteString("]}")
+}
+
+// readViewer takes subscriptions; anything else, or silence past three
+// intervals, ends the viewer.
+func (h *Hub) readViewer(v *viewer) {
 	defer v.close()
-	v.conn.SetReadLimit(512)
-	deadline := 3*interval + 10*time.Second
+	v.conn.SetReadLimit(4 << 10)
+	deadline := 3*h.config().Interval + 10*time.Second
 	_ = v.conn.SetReadDeadline(time.Now().Add(deadline))
 	v.conn.SetPongHandler(func(string) error { return v.conn.SetReadDeadline(time.Now().Add(deadline)) })
 	for {
-		if _, _, err := v.conn.ReadMessage(); err != nil {
+		_, msg, err := v.conn.ReadMessage()
+		if err != nil {
 			return
 		}
+		_ = v.conn.SetReadDeadline(time.Now().Add(deadline))
+		req, err := wire.DecodeViewerRequest(msg)
+		if err != nil {
+			writeClose(v.conn, websocket.ClosePolicyViolation, err.Error())
+			return
+		}
+		h.post(func(l *loop) { l.subscribe(v, detailSet(req.Detail)) })
 	}
 }
