@@ -21,8 +21,8 @@ const (
 
 // Message types on the agent socket and on the viewer socket.
 const (
-	TypeHello    = "hello"    // agent → hub, first frame
-	TypeReport   = "report"   // agent → hub
+	TypeHello     = "hello"     // agent → hub, first frame
+	TypeReport    = "report"    // agent → hub
 	TypeSnapshot  = "snapshot"  // hub → viewer, first frame
 	TypeChange    = "change"    // hub → viewer: one entity
 	TypeChanges   = "changes"   // hub → viewer: several entities in one frame
