@@ -54,6 +54,9 @@ FUZZTIME ?= 10s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHello$$' -fuzztime $(FUZZTIME) ./wire/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeReport$$' -fuzztime $(FUZZTIME) ./wire/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeViewerRequest$$' -fuzztime $(FUZZTIME) ./wire/
+	$(GO) test -run '^$$' -fuzz '^FuzzDavosInfo$$' -fuzztime $(FUZZTIME) ./agent/repo/
+	$(GO) test -run '^$$' -fuzz '^FuzzUUIDCache$$' -fuzztime $(FUZZTIME) ./agent/repo/
 
 clean:
 	rm -rf $(BIN) $(WASM_OUTPUTS)

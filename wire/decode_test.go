@@ -112,3 +112,57 @@ func FuzzDecodeReport(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeViewerRequest(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"good", `{"type":"subscribe","detail":["UUID1","UUID2"]}`, ""},
+		{"all", `{"type":"subscribe","detail":["*"]}`, ""},
+		{"none", `{"type":"subscribe","detail":[]}`, ""},
+		{"other type", `{"type":"hello","detail":[]}`, "unknown viewer message type"},
+		{"bad id", `{"type":"subscribe","detail":["a b"]}`, "not a valid entity id"},
+		{"too many", `{"type":"subscribe","detail":[` + strings.TrimSuffix(strings.Repeat(`"x",`, MaxSubscribe+1), ",") + `]}`, "max 64"},
+		{"unknown field", `{"type":"subscribe","detail":[],"x":1}`, "unknown field"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := DecodeViewerRequest([]byte(c.in))
+			check(t, err, c.want)
+		})
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	e := Entity{ID: "UUID1", Name: "Public", Status: StatusAvailable, Hostname: "h", UptimeSeconds: 5,
+		Partitions: []Partition{{Total: 100, Used: 40}, {Total: 200, Used: 150}, {Total: 0}},
+		Repository: &Repository{ImagesTotal: 3}}
+	s := Summarize(e)
+	if !s.Summary || s.FullestPct == nil || *s.FullestPct != 75 || s.Hostname != "" || s.Partitions != nil || s.Repository != nil || s.Status != StatusAvailable {
+		t.Fatalf("summary: %+v", s)
+	}
+	if Summarize(Entity{ID: "x"}).FullestPct != nil {
+		t.Fatal("no partitions: no percentage")
+	}
+	// A report that only moves figures leaves the summary unchanged.
+	e2 := e
+	e2.UptimeSeconds = 10
+	e2.Partitions = []Partition{{Total: 100, Used: 41}, {Total: 200, Used: 150}}
+	a, _ := json.Marshal(Summarize(e))
+	b, _ := json.Marshal(Summarize(e2))
+	if string(a) != string(b) {
+		t.Fatalf("summary moved with figures:\n%s\n%s", a, b)
+	}
+}
+
+func FuzzDecodeViewerRequest(f *testing.F) {
+	f.Add([]byte(`{"type":"subscribe","detail":["UUID1"]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := DecodeViewerRequest(b)
+		if err != nil {
+			return
+		}
+		out, _ := json.Marshal(r)
+		if _, err := DecodeViewerRequest(out); err != nil {
+			t.Fatalf("accepted request does not round-trip: %v", err)
+		}
+	})
+}

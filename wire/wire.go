@@ -256,8 +256,8 @@ func Summarize(e Entity) Entity {
 const MaxSubscribe = 64
 
 // ViewerRequest is what a viewer may send: the entities it wants in full
-// (the one on screen); the others then come as summaries. A viewer that
-// never subscribes receives every entity in full.
+// (the one on screen; "*" for all); the others then come as summaries. A
+// viewer that never subscribes receives every entity in full.
 type ViewerRequest struct {
 	Type   string   `json:"type"`
 	Detail []string `json:"detail"`
@@ -276,7 +276,7 @@ func DecodeViewerRequest(b []byte) (ViewerRequest, error) {
 		return r, invalid("%d entities to subscribe to (max %d)", len(r.Detail), MaxSubscribe)
 	}
 	for _, id := range r.Detail {
-		if !ValidEntityID(id) {
+		if id != "*" && !ValidEntityID(id) { // "*": every entity in full
 			return r, invalid("entity %q is not a valid entity id", clip(id))
 		}
 	}

@@ -473,3 +473,58 @@ func TestReloadRevokesTokensAndResnapshots(t *testing.T) {
 	th.agent(t, "UUID0", "new-token", true)
 	th.waitStatus(t, "UUID0", wire.StatusAvailable, "")
 }
+
+func TestViewerSummariesAndSubscription(t *testing.T) {
+	th := start(t, hub.Options{})
+	c, resp, err := websocket.DefaultDialer.Dial("ws://"+th.addr+hub.ViewerPath+"?detail=UUID1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	defer c.Close()
+	snap := readViewer(t, c)
+	for _, e := range snap.Entities {
+		if e.Summary != (e.ID != "UUID1") {
+			t.Fatalf("snapshot: %s summary=%v", e.ID, e.Summary)
+		}
+	}
+	// A report changes figures: UUID1 (subscribed) gets them, UUID0 only its
+	// summary when the status moves.
+	agent := th.agent(t, "UUID0", tokenA, true)
+	got := map[string]wire.Entity{}
+	for got["UUID1"].Status != wire.StatusAvailable || got["UUID0"].Status != wire.StatusAvailable {
+		m := readViewer(t, c)
+		got[m.Entity.ID] = *m.Entity
+	}
+	if got["UUID1"].Summary || got["UUID1"].Hostname == "" || !got["UUID0"].Summary || got["UUID0"].Hostname != "" {
+		t.Fatalf("full and summary: %+v / %+v", got["UUID1"], got["UUID0"])
+	}
+	// Same status, new report: nothing for the summary-only entity.
+	send(t, agent, report(true))
+	m := readViewer(t, c)
+	if m.Entity.ID != "UUID1" {
+		t.Fatalf("a figures-only change reached a summary viewer: %+v", m.Entity)
+	}
+	// Subscribing to UUID0 sends it in full at once.
+	if err := c.WriteJSON(wire.ViewerRequest{Type: wire.TypeSubscribe, Detail: []string{"UUID0"}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m := readViewer(t, c)
+		if m.Entity != nil && m.Entity.ID == "UUID0" && !m.Entity.Summary {
+			break
+		}
+	}
+	// A malformed request closes the viewer with the reason.
+	_ = c.WriteMessage(websocket.TextMessage, []byte(`{"type":"nonsense"}`))
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		if _, _, err = c.ReadMessage(); err != nil {
+			break
+		}
+	}
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Text, "unknown viewer message type") {
+		t.Fatalf("close: %v", err)
+	}
+}
