@@ -17,13 +17,13 @@ all: build
 
 build: $(BIN)/imaging-hub $(BIN)/imaging-agent $(BIN)/imaging-demo
 
-$(BIN)/imaging-hub: $(GO_SOURCES) $(WASM_OUTPUTS)
+$(BIN)/imaging-hub: $(GO_SOURCES) $(WASM_OUTPUTS) $(WEB_STATIC)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/imaging-hub
 
 $(BIN)/imaging-agent: $(GO_SOURCES)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/imaging-agent
 
-$(BIN)/imaging-demo: $(GO_SOURCES) $(WASM_OUTPUTS)
+$(BIN)/imaging-demo: $(GO_SOURCES) $(WASM_OUTPUTS) $(WEB_STATIC)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/imaging-demo
 
 # The demo: a hub with an embedded configuration, real local agents, every
@@ -33,7 +33,13 @@ demo: build
 
 test: lint unit fuzz
 
-unit: build
+# axe-core for the accessibility checks of the browser tests, from npm.
+E2E_DEPS := web/e2e/node_modules/axe-core/axe.min.js
+$(E2E_DEPS): web/e2e/package.json web/e2e/package-lock.json
+	npm ci --prefix web/e2e --no-audit --no-fund
+	@touch $@
+
+unit: build $(E2E_DEPS)
 	IMAGING_BIN=$(BIN) $(GO) test -race -count=1 -timeout 20m ./...
 
 lint: vet fmt-check $(BIN)/staticcheck

@@ -1,9 +1,10 @@
-// Package ui is the browser dashboard: go-app components shared by the WASM
-// build (cmd/imaging-app) and the hub, which prerenders the same routes.
+// Package ui is the browser app: go-app components shared by the WASM build
+// (cmd/imaging-app) and the hub, which prerenders the same routes. The
+// dashboard (/, /entities/{id}) shows one entity in detail; the wall (/wall)
+// shows every entity at once on a NOC screen.
 package ui
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,9 @@ import (
 // EntityRoutePattern matches /entities/{id}; ids follow wire.ValidEntityID.
 const EntityRoutePattern = `^/entities/[A-Za-z0-9._-]{1,64}$`
 
+// WallPath is the NOC screen's route.
+const WallPath = "/wall"
+
 const storageKey = "imaging-status.entity"
 
 var registerOnce sync.Once
@@ -26,6 +30,7 @@ var registerOnce sync.Once
 func Register() {
 	registerOnce.Do(func() {
 		app.Route("/", newDashboard)
+		app.Route(WallPath, newWall)
 		app.RouteWithRegexp(EntityRoutePattern, newDashboard)
 	})
 }
@@ -49,14 +54,9 @@ func entityFromPath(p string) string {
 type Dashboard struct {
 	app.Compo
 
-	st         store
-	conn       ConnState
+	live
 	selected   string // from the URL, "" on "/"
 	remembered string
-	now        time.Time // browser clock, ticking
-	update     bool      // a new app version is ready
-	cancel     context.CancelFunc
-	mctx       app.Context // the mounted context, for tests to dispatch through
 }
 
 // OnNav implements app.Navigator: the URL decides the entity.
@@ -76,60 +76,24 @@ func (d *Dashboard) OnNav(ctx app.Context) {
 // OnMount implements app.Mounter: the connection and the clock run only in
 // the browser; the hub's prerender shows the loading state.
 func (d *Dashboard) OnMount(ctx app.Context) {
-	d.mctx = ctx
-	d.now = time.Now()
-	if !app.IsClient {
-		return
-	}
-	c, cancel := context.WithCancel(ctx)
-	d.cancel = cancel
-	loc := app.Window().Get("location")
-	feed := &Feed{
-		URL: ViewerURL(loc.Get("protocol").String(), loc.Get("host").String()),
-		Deliver: func(b Batch) {
-			ctx.Dispatch(func(ctx app.Context) { d.apply(b) })
-		},
-	}
-	ctx.Async(func() { feed.Run(c) })
-	ctx.Async(func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-c.Done():
-				return
-			case now := <-t.C:
-				ctx.Dispatch(func(ctx app.Context) { d.now = now })
-			}
-		}
-	})
+	d.init(ctx)
+	d.setTitle(ctx)
+	d.start(ctx, nil)
 }
 
 // OnPreRender implements app.PreRenderer: on the hub (and in tests) only the
-// context is kept.
-func (d *Dashboard) OnPreRender(ctx app.Context) { d.mctx = ctx }
+// context and the language are set.
+func (d *Dashboard) OnPreRender(ctx app.Context) { d.init(ctx) }
 
 // OnDismount implements app.Dismounter.
-func (d *Dashboard) OnDismount() {
-	if d.cancel != nil {
-		d.cancel()
-	}
-}
+func (d *Dashboard) OnDismount() { d.stop() }
 
 // OnAppUpdate implements app.AppUpdater.
 func (d *Dashboard) OnAppUpdate(ctx app.Context) {
-	d.update = ctx.AppUpdateAvailable()
+	d.update = ctx.AppUpdateAvailable() && updateIsNew()
 }
 
-func (d *Dashboard) apply(b Batch) {
-	if b.Conn != nil {
-		d.conn = *b.Conn
-	}
-	d.st.apply(b)
-	if !b.ReceivedAt.IsZero() {
-		d.now = b.ReceivedAt
-	}
-}
+func (d *Dashboard) setTitle(ctx app.Context) { ctx.Page().SetTitle(T(d.lang).Brand) }
 
 // current is the entity to show: the URL's, else the remembered one, else
 // the root.
@@ -155,105 +119,143 @@ func (d *Dashboard) onSelect(ctx app.Context, e app.Event) {
 	}
 }
 
+func (d *Dashboard) switchLang(ctx app.Context, lang Lang) {
+	d.setLang(ctx, lang)
+	d.setTitle(ctx)
+}
+
 // Render implements app.Composer.
 func (d *Dashboard) Render() app.UI {
+	t := T(d.lang)
 	return app.Div().Class("page").Body(
+		app.A().Class("skip").Href("#status").Text(t.SkipToStatus),
 		app.Header().Class("top").Body(
-			app.H1().Class("brand").Text("Imaging status"),
-			d.renderConn(),
+			app.H1().Class("brand").Text(t.Brand),
+			app.Div().Class("top-tools").Body(
+				d.renderConn(t),
+				app.A().Class("btn btn--link").Href(WallPath).Text(t.OpenWall),
+				langSwitch(d.lang, d.switchLang),
+			),
 		),
 		app.If(d.update, func() app.UI {
-			return app.P().Class("notice notice--update").Body(
-				app.Text("A new version of this page is ready. "),
-				app.Button().Class("btn").Text("Reload").OnClick(func(ctx app.Context, e app.Event) { ctx.Reload() }),
+			return app.P().Class("notice notice--update").Role("status").Body(
+				app.Text(t.UpdateReady+" "),
+				app.Button().Class("btn").Text(t.Reload).OnClick(func(ctx app.Context, e app.Event) { ctx.Reload() }),
 			)
 		}),
-		app.Main().Class("main").Body(d.renderMain()),
+		app.Main().Class("main").Body(d.renderMain(t)),
 	)
 }
 
-func (d *Dashboard) renderConn() app.UI {
+// langSwitch offers the other languages, each named in itself.
+func langSwitch(cur Lang, set func(app.Context, Lang)) app.UI {
+	t := T(cur)
+	return app.Div().Class("lang").Role("group").Aria("label", t.LanguageLabel).Body(
+		app.Range(languages).Slice(func(i int) app.UI {
+			o := languages[i]
+			b := app.Button().Class("btn btn--lang").Lang(string(o.Lang)).
+				Aria("pressed", strconv.FormatBool(o.Lang == cur)).Text(o.Name).
+				OnClick(func(ctx app.Context, e app.Event) { set(ctx, o.Lang) })
+			return b
+		}),
+	)
+}
+
+// connText is the hub-connection indicator's class and words.
+func connText(t *Texts, c ConnState, now time.Time) (cls, text string) {
+	switch c.Phase {
+	case PhaseConnected:
+		return "conn--ok", t.Connected
+	case PhaseReconnecting:
+		next := ""
+		if wait := c.RetryAt.Sub(now); wait >= time.Second {
+			next = t.F(t.NextTryF, t.Duration(wait))
+		}
+		return "conn--retry", t.F(t.ReconnectingF, c.Attempt, next)
+	default:
+		return "conn--retry", t.Connecting
+	}
+}
+
+func (d *Dashboard) renderConn(t *Texts) app.UI {
 	if !app.IsClient && !d.st.loaded {
 		return nil
 	}
-	var cls, text string
-	switch d.conn.Phase {
-	case PhaseConnected:
-		cls, text = "conn--ok", "Connected to the hub"
-	case PhaseReconnecting:
-		cls = "conn--retry"
-		text = "Reconnecting… (attempt " + strconv.Itoa(d.conn.Attempt)
-		if wait := d.conn.RetryAt.Sub(d.now); wait >= time.Second {
-			text += ", next try in " + HumanDuration(wait)
-		}
-		text += ")"
-	default:
-		cls, text = "conn--retry", "Connecting to the hub…"
-	}
+	cls, text := connText(t, d.conn, d.now)
 	return app.P().Class("conn "+cls).Role("status").Title(d.conn.Err).Body(
 		app.Span().Class("conn-dot").Aria("hidden", "true"),
 		app.Text(text),
 	)
 }
 
-func (d *Dashboard) renderMain() app.UI {
+func (d *Dashboard) renderMain(t *Texts) app.UI {
 	if !d.st.loaded {
 		return app.Div().Class("loading").Role("status").Body(
 			app.Div().Class("spinner").Aria("hidden", "true"),
-			app.P().Class("loading-text").Text("Loading the status of the imaging servers…"),
+			app.P().Class("loading-text").Text(t.Loading),
 			app.If(app.IsServer, func() app.UI {
 				// Shown by the stylesheet only when the hub has no app.wasm.
-				return app.P().Class("wasm-missing-notice").Text(
-					"The web app (app.wasm) was not built into this hub. Build it with `make wasm`, then rebuild and restart the hub.")
+				return app.P().Class("wasm-missing-notice").Text(t.WasmMissing)
 			}),
 		)
 	}
 	e, found := d.current()
 	sel := e.ID
 	hubNow := d.st.hubNow(d.now)
+	stale := !d.isLive()
 	var panel app.UI
 	if found {
 		served := ""
 		if se, ok := d.st.entities[e.ServedByEntity]; ok {
 			served = TreeLabel(se)
 		}
-		panel = &EntityPanel{Entity: e, Now: hubNow, ServedByName: served, Stale: d.conn.Phase != PhaseConnected}
+		panel = &EntityPanel{Entity: e, Now: hubNow, ServedByName: served, Stale: stale && !d.stored, Lang: d.lang}
 	} else if len(d.st.entities) == 0 {
-		panel = app.P().Class("notice").Text("The hub knows no entity yet.")
+		panel = app.P().Class("notice").Text(t.NoEntityYet)
 	} else {
 		panel = app.Div().Class("notice").Body(
-			app.P().Text("There is no entity \""+e.ID+"\"."),
-			app.A().Href(EntityPath(d.st.root)).Text("Show "+TreeLabel(d.st.entities[d.st.root])),
+			app.P().Text(t.F(t.NoSuchEntityF, e.ID)),
+			app.A().Href(EntityPath(d.st.root)).Text(t.F(t.ShowF, TreeLabel(d.st.entities[d.st.root]))),
 		)
 	}
-	return app.Div().Class("layout").Body(
-		app.Nav().Class("picker").Aria("label", "Entities").Body(
-			app.Label().For("entity-select").Class("picker-label").Text("Entity"),
-			app.Select().ID("entity-select").Class("picker-select").OnChange(d.onSelect).Body(
-				app.If(!found, func() app.UI {
-					return app.Option().Value("").Selected(true).Text("Choose an entity")
+	return app.Div().Body(
+		app.If(d.stored && d.showStale(), func() app.UI {
+			return app.P().Class("notice notice--stale notice--stored").Role("status").Body(
+				app.Strong().Text(t.F(t.StoredSnapshotF, t.Ago(d.staleFor()))),
+				app.If(d.conn.Phase == PhaseReconnecting, func() app.UI {
+					return app.Text(" " + t.HubUnreachable)
 				}),
-				app.Range(d.st.order).Slice(func(i int) app.UI {
+			)
+		}),
+		app.Div().Class("layout").Body(
+			app.Nav().Class("picker").Aria("label", t.EntitiesNav).Body(
+				app.Label().For("entity-select").Class("picker-label").Text(t.EntityLabel),
+				app.Select().ID("entity-select").Class("picker-select").OnChange(d.onSelect).Body(
+					app.If(!found, func() app.UI {
+						return app.Option().Value("").Selected(true).Text(t.ChooseEntity)
+					}),
+					app.Range(d.st.order).Slice(func(i int) app.UI {
+						o := d.st.entities[d.st.order[i]]
+						return app.Option().Value(o.ID).Selected(o.ID == sel).
+							Text(t.F(t.EntityOptionF, TreeLabel(o), t.Status(o.Status).Label))
+					}),
+				),
+				app.Ul().Class("tree").Body(app.Range(d.st.order).Slice(func(i int) app.UI {
 					o := d.st.entities[d.st.order[i]]
-					return app.Option().Value(o.ID).Selected(o.ID == sel).
-						Text(TreeLabel(o) + " — " + DescribeStatus(o.Status).Label)
-				}),
+					info := t.Status(o.Status)
+					cls := "tree-item status--" + info.Class + " depth-" + strconv.Itoa(min(depth(o), 5))
+					a := app.A().Href(EntityPath(o.ID)).Class("tree-link").Body(
+						icon(info.Icon, "tree-icon"),
+						app.Span().Class("tree-name").Text(o.Name),
+						app.Span().Class("tree-status").Text(info.Label),
+					)
+					if o.ID == sel {
+						a = a.Aria("current", "page")
+					}
+					return app.Li().Class(cls).Body(a)
+				})),
 			),
-			app.Ul().Class("tree").Body(app.Range(d.st.order).Slice(func(i int) app.UI {
-				o := d.st.entities[d.st.order[i]]
-				info := DescribeStatus(o.Status)
-				cls := "tree-item status--" + info.Class + " depth-" + strconv.Itoa(min(depth(o), 5))
-				a := app.A().Href(EntityPath(o.ID)).Class("tree-link").Body(
-					icon(info.Icon, "tree-icon"),
-					app.Span().Class("tree-name").Text(o.Name),
-					app.Span().Class("tree-status").Text(info.Label),
-				)
-				if o.ID == sel {
-					a = a.Aria("current", "page")
-				}
-				return app.Li().Class(cls).Body(a)
-			})),
+			panel,
 		),
-		panel,
 	)
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // EntityPanel shows one entity: its status, what to do, and the figures of
-// the imaging server that serves it.
+// the imaging server that serves it and of Medulla's database.
 type EntityPanel struct {
 	app.Compo
 
@@ -22,63 +22,73 @@ type EntityPanel struct {
 	ServedByName string
 	// Stale is set while the page has lost the hub: what it shows may be old.
 	Stale bool
+	// Lang of the texts; English when empty.
+	Lang Lang
 }
+
+// maxRows bounds the masters and activity tables.
+const maxRows = 10
+
+func (p *EntityPanel) t() *Texts { return T(p.Lang) }
 
 // Render implements app.Composer.
 func (p *EntityPanel) Render() app.UI {
 	e := p.Entity
-	info := DescribeStatus(e.Status)
+	t := p.t()
+	info := t.Status(e.Status)
 	return app.Article().Class("entity").Aria("labelledby", "entity-title").Body(
 		app.H2().ID("entity-title").Class("entity-title").Text(TreeLabel(e)),
-		app.Section().Class("status status--"+info.Class).Role("status").Aria("live", "polite").Body(
+		app.Section().ID("status").Class("status status--"+info.Class).Role("status").Aria("live", "polite").Body(
 			icon(info.Icon, "status-icon"),
 			app.Div().Class("status-text").Body(
 				app.P().Class("status-word").Text(info.Label),
 				app.If(e.Reason != "", func() app.UI {
 					return app.P().Class("status-reason").Text(e.Reason)
 				}),
+				app.If(e.Stale, func() app.UI {
+					return app.P().Class("status-unconfirmed").Text(t.Unconfirmed)
+				}),
 				app.If(!e.Since.IsZero(), func() app.UI {
-					return app.P().Class("status-since").Text(p.sinceText())
+					return app.P().Class("status-since").Text(t.F(t.ForSinceF, t.Duration(p.Now.Sub(e.Since)), t.Date(e.Since)))
 				}),
 				app.P().Class("status-action").Body(
-					app.Strong().Text("What to do: "),
+					app.Strong().Text(t.WhatToDo),
 					app.Text(info.Action),
 				),
 			),
 		),
 		p.renderServer(),
 		app.If(p.Stale, func() app.UI {
-			return app.P().Class("notice notice--stale").Text("The page has lost its connection to the hub: this may be out of date.")
+			return app.P().Class("notice notice--stale").Text(t.LostHub)
 		}),
+		p.renderMedullaNotices(),
 		p.renderFigures(),
 	)
 }
 
-func (p *EntityPanel) sinceText() string {
-	e := p.Entity
-	d := p.Now.Sub(e.Since)
-	return "For " + HumanDuration(d) + " (since " + e.Since.Local().Format("2006-01-02 15:04") + ")"
+func (p *EntityPanel) servedByName() string {
+	if p.ServedByName != "" {
+		return p.ServedByName
+	}
+	return p.Entity.ServedByEntity
 }
 
 func (p *EntityPanel) renderServer() app.UI {
 	e := p.Entity
+	t := p.t()
 	if e.ServedBy == "" {
-		return app.P().Class("server").Text("No imaging server serves this entity or any of its parents.")
+		return app.P().Class("server").Text(t.NoServer)
 	}
 	var parts []app.UI
-	parts = append(parts, app.Text("Imaging server: "), app.Strong().Class("server-name").Text(e.ServedBy))
+	parts = append(parts, app.Text(t.ImagingServer), app.Strong().Class("server-name").Text(e.ServedBy))
 	if e.Inherited {
-		name := p.ServedByName
-		if name == "" {
-			name = e.ServedByEntity
-		}
-		parts = append(parts, app.Span().Class("server-inherited").Text(" (served by the server of "+name+")"))
+		parts = append(parts, app.Span().Class("server-inherited").Text(t.F(t.ServedByServerF, p.servedByName())))
 	}
 	if e.Hostname != "" && e.Hostname != e.ServedBy {
-		parts = append(parts, app.Span().Class("server-host").Text(" · host "+e.Hostname))
+		parts = append(parts, app.Span().Class("server-host").Text(t.F(t.HostF, e.Hostname)))
 	}
 	if e.AgentVersion != "" {
-		parts = append(parts, app.Span().Class("server-agent").Text(" · agent "+e.AgentVersion))
+		parts = append(parts, app.Span().Class("server-agent").Text(t.F(t.AgentF, e.AgentVersion)))
 	}
 	return app.Div().Class("server-block").Body(
 		app.P().Class("server").Body(parts...),
@@ -87,10 +97,40 @@ func (p *EntityPanel) renderServer() app.UI {
 }
 
 func (p *EntityPanel) updatedText() string {
+	t := p.t()
 	if p.Entity.LastReportAt == nil {
-		return "No report received from this server yet."
+		return t.NoReportYet
 	}
-	return "Updated " + Ago(p.Now.Sub(*p.Entity.LastReportAt))
+	return t.F(t.UpdatedF, t.Ago(p.Now.Sub(*p.Entity.LastReportAt)))
+}
+
+// renderMedullaNotices warns when Medulla's link fails and when Medulla's
+// rule picks a farther server than the nearest linked parent's.
+func (p *EntityPanel) renderMedullaNotices() app.UI {
+	m := p.Entity.Medulla
+	if m == nil {
+		return nil
+	}
+	t := p.t()
+	var out []app.UI
+	if m.Stale {
+		text := t.F(t.MedullaNeverF, m.Error)
+		if !m.LoadedAt.IsZero() {
+			text = t.F(t.MedullaStaleF, m.Error, t.Duration(p.Now.Sub(m.LoadedAt)))
+		}
+		out = append(out, app.P().Class("notice notice--stale notice--medulla").Role("alert").Text(text))
+	}
+	if m.NearerLinkedServer != "" {
+		served := p.Entity.ServedBy
+		if served == "" {
+			served = "?"
+		}
+		out = append(out, app.P().Class("notice notice--warn notice--nearer").Text(t.F(t.NearerServerF, served, m.NearerLinkedServer)))
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return app.Div().Class("medulla-notices").Body(out...)
 }
 
 func (p *EntityPanel) hasFigures() bool {
@@ -99,32 +139,47 @@ func (p *EntityPanel) hasFigures() bool {
 		e.Repository != nil || len(e.Probes) > 0 || len(e.Errors) > 0
 }
 
+// hasMedullaFigures: the link has read this entity at least once.
+func (p *EntityPanel) hasMedullaFigures() bool {
+	m := p.Entity.Medulla
+	return m != nil && !m.LoadedAt.IsZero()
+}
+
 func (p *EntityPanel) renderFigures() app.UI {
 	e := p.Entity
-	if e.Status == wire.StatusNotLinked || (e.ServedBy == "" && !p.hasFigures()) {
-		return nil
+	t := p.t()
+	agent := p.hasFigures()
+	if !agent && !p.hasMedullaFigures() {
+		if e.Status == wire.StatusNotLinked || e.ServedBy == "" {
+			return nil
+		}
+		return app.P().Class("notice").Text(t.NoFiguresYet)
 	}
-	if !p.hasFigures() {
-		return app.P().Class("notice").Text("The server has not reported any figures yet.")
+	var cards []app.UI
+	if agent {
+		cards = append(cards, p.renderDisk(), p.renderLoad(), p.renderStats(), p.renderProbes())
+	} else {
+		cards = append(cards, p.renderStats())
+	}
+	if p.hasMedullaFigures() {
+		cards = append(cards, p.renderMasters(), p.renderActivity())
 	}
 	return app.Div().Body(
-		app.If(e.Status == wire.StatusOffline, func() app.UI {
-			return app.P().Class("notice notice--stale").Text("These figures come from the last report, before the server went offline.")
+		app.If(agent && e.Status == wire.StatusOffline, func() app.UI {
+			return app.P().Class("notice notice--stale").Text(t.FromLastReport)
+		}),
+		app.If(!agent && e.ServedBy != "" && e.Status != wire.StatusNotLinked, func() app.UI {
+			return app.P().Class("notice").Text(t.NoFiguresYet)
 		}),
 		app.If(len(e.Errors) > 0, func() app.UI {
 			return app.Div().Class("notice notice--errors").Body(
-				app.P().Text("Some figures could not be collected:"),
+				app.P().Text(t.CollectErrors),
 				app.Ul().Body(app.Range(e.Errors).Slice(func(i int) app.UI {
 					return app.Li().Text(e.Errors[i])
 				})),
 			)
 		}),
-		app.Div().Class("cards").Body(
-			p.renderDisk(),
-			p.renderLoad(),
-			p.renderStats(),
-			p.renderProbes(),
-		),
+		app.Div().Class("cards").Body(cards...),
 	)
 }
 
@@ -143,105 +198,205 @@ func meter(label string, used, total uint64) app.UI {
 }
 
 func (p *EntityPanel) renderDisk() app.UI {
+	t := p.t()
 	parts := append([]wire.Partition(nil), p.Entity.Partitions...)
 	if len(parts) == 0 {
-		return card("Disk space", app.P().Class("missing").Text("No partition reported."))
+		return card(t.DiskSpace, app.P().Class("missing").Text(t.NoPartition))
 	}
 	sort.SliceStable(parts, func(i, j int) bool { return parts[i].Main && !parts[j].Main })
-	return card("Disk space", app.Ul().Class("disks").Body(app.Range(parts).Slice(func(i int) app.UI {
+	return card(t.DiskSpace, app.Ul().Class("disks").Body(app.Range(parts).Slice(func(i int) app.UI {
 		d := parts[i]
 		return app.Li().Class("disk").Body(
 			app.P().Class("disk-name").Body(
 				app.Strong().Text(d.Mountpoint),
 				app.If(d.Main, func() app.UI {
-					return app.Span().Class("tag").Text("main · holds the repository")
+					return app.Span().Class("tag").Text(t.MainPartition)
 				}),
 				app.Span().Class("disk-dev").Text(" "+d.Device+" "+d.FSType),
 			),
-			meter("Disk "+d.Mountpoint+" used", d.Used, d.Total),
-			app.P().Class("figures").Text(
-				"Used "+HumanBytes(d.Used)+" ("+strconv.Itoa(Percent(d.Used, d.Total))+" %) · Free "+
-					HumanBytes(d.Free)+" · Total "+HumanBytes(d.Total)),
+			meter(t.F(t.DiskUsedLabelF, d.Mountpoint), d.Used, d.Total),
+			app.P().Class("figures").Text(t.F(t.DiskFiguresF,
+				t.BytesText(d.Used), Percent(d.Used, d.Total), t.BytesText(d.Free), t.BytesText(d.Total))),
 		)
 	})))
 }
 
 func (p *EntityPanel) renderLoad() app.UI {
 	e := p.Entity
+	t := p.t()
 	var body []app.UI
 	if e.UptimeSeconds > 0 {
-		body = append(body, app.P().Class("uptime").Text("Up for "+HumanDuration(time.Duration(e.UptimeSeconds)*time.Second)))
+		body = append(body, app.P().Class("uptime").Text(t.F(t.UpForF, t.Duration(time.Duration(e.UptimeSeconds)*time.Second))))
 	} else {
-		body = append(body, app.P().Class("missing").Text("Uptime not reported."))
+		body = append(body, app.P().Class("missing").Text(t.UptimeMissing))
 	}
 	if m := e.Memory; m != nil {
 		body = append(body,
-			app.P().Class("fig-label").Text("Memory (RAM)"),
-			meter("Memory used", m.Used, m.Total),
-			app.P().Class("figures").Text("Used "+HumanBytes(m.Used)+" ("+strconv.Itoa(Percent(m.Used, m.Total))+" %) · Available "+
-				HumanBytes(m.Available)+" · Total "+HumanBytes(m.Total)),
+			app.P().Class("fig-label").Text(t.MemoryTitle),
+			meter(t.MemoryUsedLabel, m.Used, m.Total),
+			app.P().Class("figures").Text(t.F(t.MemoryFiguresF,
+				t.BytesText(m.Used), Percent(m.Used, m.Total), t.BytesText(m.Available), t.BytesText(m.Total))),
 		)
 		if m.SwapTotal > 0 {
-			body = append(body, app.P().Class("figures").Text("Swap: "+HumanBytes(m.SwapUsed)+" used of "+HumanBytes(m.SwapTotal)))
+			body = append(body, app.P().Class("figures").Text(t.F(t.SwapF, t.BytesText(m.SwapUsed), t.BytesText(m.SwapTotal))))
 		} else {
-			body = append(body, app.P().Class("figures").Text("Swap: none"))
+			body = append(body, app.P().Class("figures").Text(t.SwapNone))
 		}
 	} else {
-		body = append(body, app.P().Class("missing").Text("Memory not reported."))
+		body = append(body, app.P().Class("missing").Text(t.MemoryMissing))
 	}
 	if l := e.Load; l != nil {
-		text := "Load average: " + FormatLoad(l.Load1) + " · " + FormatLoad(l.Load5) + " · " + FormatLoad(l.Load15) + " (1, 5, 15 min)"
-		if l.CPUs > 0 {
-			text += " on " + plural(l.CPUs, "CPU", "CPUs")
+		text := t.F(t.LoadF, t.Number(l.Load1), t.Number(l.Load5), t.Number(l.Load15))
+		switch {
+		case l.CPUs == 1:
+			text += t.OnOneCPU
+		case l.CPUs > 1:
+			text += t.F(t.OnCPUsF, l.CPUs)
 		}
 		body = append(body, app.P().Class("figures load").Text(text))
 	} else {
-		body = append(body, app.P().Class("missing").Text("Load average not reported."))
+		body = append(body, app.P().Class("missing").Text(t.LoadMissing))
 	}
-	return card("Server load", body...)
+	return card(t.ServerLoad, body...)
 }
 
+func stat(k, v string) app.UI {
+	return app.Div().Class("stat").Body(app.Dt().Text(k), app.Dd().Text(v))
+}
+
+func count(n *int) string {
+	if n == nil {
+		return "—"
+	}
+	return strconv.Itoa(*n)
+}
+
+// renderStats puts Medulla's figures and the disk scan's side by side, each
+// group headed by where its figures come from.
 func (p *EntityPanel) renderStats() app.UI {
 	e := p.Entity
-	r := e.Repository
-	if r == nil {
-		return card("Entity statistics", app.P().Class("missing").Text("The imaging repository was not reported."))
-	}
-	source := "From the disk scan of " + r.Root
-	if e.Inherited {
-		name := p.ServedByName
-		if name == "" {
-			name = e.ServedByEntity
+	t := p.t()
+	var body []app.UI
+	if p.hasMedullaFigures() {
+		m := e.Medulla
+		group := []app.UI{
+			app.H4().Class("source source--medulla").Text(t.F(t.FromMedullaF, t.Ago(p.Now.Sub(m.LoadedAt)))),
 		}
-		source += " on the server of " + name
+		if m.Server != "" {
+			group = append(group, app.P().Class("figures").Text(t.F(t.MedullaServerF, m.Server)))
+		}
+		if m.Clients == nil && m.ClientsWithBackupImages == nil && m.Masters == nil {
+			group = append(group, app.P().Class("missing").Text(t.MedullaNoCounts))
+		} else {
+			group = append(group, app.Dl().Class("stats").Body(
+				stat(t.MedullaClients, count(m.Clients)),
+				stat(t.MedullaBackups, count(m.ClientsWithBackupImages)),
+				stat(t.MedullaMasters, count(m.Masters)),
+			))
+		}
+		body = append(body, app.Div().Class("stat-group stat-group--medulla").Body(group...))
 	}
-	row := func(k, v string) app.UI {
-		return app.Div().Class("stat").Body(app.Dt().Text(k), app.Dd().Text(v))
+	if r := e.Repository; r != nil {
+		source := t.F(t.DiskScanF, r.Root)
+		if e.Inherited {
+			source += t.F(t.OnServerOfF, p.servedByName())
+		}
+		body = append(body, app.Div().Class("stat-group stat-group--disk").Body(
+			app.H4().Class("source source--disk").Text(source),
+			app.Dl().Class("stats").Body(
+				stat(t.RegClients, strconv.Itoa(r.Clients)),
+				stat(t.ClientsWithImgs, strconv.Itoa(r.ClientsWithImages)),
+				stat(t.Images, t.F(t.ImagesByStateF, r.ImagesTotal, r.ImagesComplete, r.ImagesInProgress, r.ImagesFailed, r.ImagesInvalid)),
+				stat(t.SizeComplete, t.BytesText(r.BytesComplete)),
+			),
+		))
+	} else if p.hasFigures() {
+		body = append(body, app.P().Class("missing").Text(t.RepoMissing))
 	}
-	byState := strconv.Itoa(r.ImagesComplete) + " complete, " + strconv.Itoa(r.ImagesInProgress) + " in progress, " +
-		strconv.Itoa(r.ImagesFailed) + " failed, " + strconv.Itoa(r.ImagesInvalid) + " invalid"
-	return card("Entity statistics",
-		app.P().Class("source").Text(source),
-		app.Dl().Class("stats").Body(
-			row("Registered clients", strconv.Itoa(r.Clients)),
-			row("Clients with images", strconv.Itoa(r.ClientsWithImages)),
-			row("Images", strconv.Itoa(r.ImagesTotal)+" ("+byState+")"),
-			row("Size of complete images", HumanBytes(r.BytesComplete)),
+	if e.Medulla == nil {
+		body = append(body, app.P().Class("note").Text(t.NoMedullaNote))
+	}
+	return card(t.EntityStats, body...)
+}
+
+func (p *EntityPanel) renderMasters() app.UI {
+	t := p.t()
+	ms := p.Entity.Medulla.MasterImages
+	if len(ms) == 0 {
+		return card(t.MastersTitle, app.P().Class("missing").Text(t.NoMasters))
+	}
+	shown := ms[:min(len(ms), maxRows)]
+	return card(t.MastersTitle,
+		app.Table().Class("list-table").Body(
+			app.THead().Body(app.Tr().Body(
+				app.Th().Scope("col").Text(t.ColName),
+				app.Th().Scope("col").Class("num").Text(t.ColSize),
+				app.Th().Scope("col").Text(t.ColDate),
+			)),
+			app.TBody().Body(app.Range(shown).Slice(func(i int) app.UI {
+				im := shown[i]
+				date := t.UnknownDate
+				if im.Created != nil {
+					date = t.Date(*im.Created)
+				}
+				return app.Tr().Body(
+					app.Td().Class("wrap").Text(im.Name),
+					app.Td().Class("num").Text(t.BytesText(uint64(max(im.Size, 0)))),
+					app.Td().Class("nowrap").Text(date),
+				)
+			})),
 		),
-		app.P().Class("note").Text("Which images are masters and which clients have backups is recorded only in Medulla's database, which this page does not read."),
+		app.If(len(ms) > len(shown), func() app.UI {
+			return app.P().Class("note").Text(t.F(t.MoreRowsF, len(ms)-len(shown)))
+		}),
+	)
+}
+
+func (p *EntityPanel) renderActivity() app.UI {
+	t := p.t()
+	as := p.Entity.Medulla.Activity
+	if len(as) == 0 {
+		return card(t.ActivityTitle, app.P().Class("missing").Text(t.NoActivity))
+	}
+	shown := as[:min(len(as), maxRows)]
+	return card(t.ActivityTitle,
+		app.Table().Class("list-table").Body(
+			app.THead().Body(app.Tr().Body(
+				app.Th().Scope("col").Text(t.ColTime),
+				app.Th().Scope("col").Text(t.ColState),
+				app.Th().Scope("col").Text(t.ColTarget),
+			)),
+			app.TBody().Body(app.Range(shown).Slice(func(i int) app.UI {
+				a := shown[i]
+				when := t.UnknownDate
+				if a.Time != nil {
+					when = t.Date(*a.Time)
+				}
+				cls := "state state--" + a.State
+				return app.Tr().Title(a.Detail).Body(
+					app.Td().Class("nowrap").Text(when),
+					app.Td().Class(cls).Text(t.ActivityState(a.State)),
+					app.Td().Class("wrap").Text(a.Target),
+				)
+			})),
+		),
+		app.If(len(as) > len(shown), func() app.UI {
+			return app.P().Class("note").Text(t.F(t.MoreRowsF, len(as)-len(shown)))
+		}),
 	)
 }
 
 func (p *EntityPanel) renderProbes() app.UI {
+	t := p.t()
 	probes := p.Entity.Probes
 	if len(probes) == 0 {
-		return card("Service checks", app.P().Class("missing").Text("No probe reported."))
+		return card(t.ServiceChecks, app.P().Class("missing").Text(t.NoProbe))
 	}
-	return card("Service checks", app.Ul().Class("probes").Body(app.Range(probes).Slice(func(i int) app.UI {
+	return card(t.ServiceChecks, app.Ul().Class("probes").Body(app.Range(probes).Slice(func(i int) app.UI {
 		pr := probes[i]
-		word, ic, cls := "OK", "check", "probe--ok"
+		word, ic, cls := t.ProbeOK, "check", "probe--ok"
 		if !pr.OK {
-			word, ic, cls = "Failed", "warn", "probe--fail"
+			word, ic, cls = t.ProbeFailed, "warn", "probe--fail"
 		}
 		return app.Li().Class("probe "+cls).Body(
 			app.P().Class("probe-head").Body(
@@ -249,7 +404,7 @@ func (p *EntityPanel) renderProbes() app.UI {
 				app.Span().Class("probe-word").Text(word),
 				app.Span().Class("probe-name").Text(" "+pr.Name),
 				app.If(pr.OK || pr.LatencyMS > 0, func() app.UI {
-					return app.Span().Class("probe-latency").Text(" · " + FormatLatency(pr.LatencyMS))
+					return app.Span().Class("probe-latency").Text(" · " + t.Latency(pr.LatencyMS))
 				}),
 			),
 			app.If(pr.Target != "", func() app.UI {

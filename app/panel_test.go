@@ -73,7 +73,7 @@ func TestPanelAvailableWithAllFigures(t *testing.T) {
 	// The status block: its words and class, found where a person sees it.
 	err := app.TestMatch(p, app.TestUIDescriptor{
 		Path:     app.TestPath(0, 1),
-		Expected: app.Section().Class("status status--available").Role("status").Aria("live", "polite"),
+		Expected: app.Section().ID("status").Class("status status--available").Role("status").Aria("live", "polite"),
 	})
 	if err != nil {
 		t.Error(err)

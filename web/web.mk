@@ -27,3 +27,8 @@ wasm-size: wasm
 
 wasm-clean:
 	rm -f $(WASM_OUTPUTS)
+
+# Files the hub embeds besides Go sources and the WASM build: the stylesheet,
+# the icons and the service worker template. Hub targets should depend on
+# them too, or a CSS-only change leaves the hub binary stale.
+WEB_STATIC := $(filter-out $(WASM_OUTPUTS),$(wildcard web/static/*)) server/webapp/worker.js

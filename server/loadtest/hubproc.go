@@ -50,6 +50,7 @@ func (f *Fleet) Deadline() time.Duration { return time.Duration(f.MissedPings) *
 func (f *Fleet) ConfigJSON() ([]byte, error) {
 	file := config.File{
 		Listen:      "127.0.0.1:0",
+		PlainHTTP:   true, // loopback benchmark
 		Interval:    config.Duration(f.Interval),
 		MissedPings: f.MissedPings,
 		Entities:    make([]config.Entity, 0, len(f.Tokens)+1),

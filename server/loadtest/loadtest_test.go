@@ -181,6 +181,12 @@ func TestParseFrame(t *testing.T) {
 		{"bad time", `{"type":"change","entity":{"id":"UUID1","status":"available","collected_at":"yesterday"}}`, frame{}, true},
 		{"no type", `{}`, frame{}, true},
 	}
+	fs, change, err := parseFrames([]byte(`{"type":"changes","hub_time":"2026-01-01T00:00:00Z","entities":[` +
+		`{"id":"UUID1","status":"available","partitions":[{"device":"d"}],"collected_at":"2026-01-01T00:00:01Z"},` +
+		`{"id":"UUID2","status":"offline","reason":"r"}]}`))
+	if err != nil || !change || len(fs) != 2 || fs[0].entity != 1 || fs[0].collectedAt == 0 || fs[1].entity != 2 || fs[1].status != "offline" || fs[1].collectedAt != 0 {
+		t.Fatalf("changes frame: %+v %v %v", fs, change, err)
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseFrame([]byte(tc.in))
@@ -207,11 +213,11 @@ func TestTemplateEncodesCollectedAt(t *testing.T) {
 }
 
 func TestParseScenariosAndBench(t *testing.T) {
-	s, err := ParseScenarios("100x10, 10000x1000")
-	if err != nil || len(s) != 2 || s[1] != (Scenario{10000, 1000}) {
+	s, err := ParseScenarios("100x10, 10000x1000, 10000x1000d")
+	if err != nil || len(s) != 3 || s[1] != (Scenario{10000, 1000, false}) || s[2] != (Scenario{10000, 1000, true}) {
 		t.Fatalf("got %v, %v", s, err)
 	}
-	for _, bad := range []string{"100", "x10", "0x1", "100x-1"} {
+	for _, bad := range []string{"100", "x10", "0x1", "100x-1", "10x10dd"} {
 		if _, err := ParseScenarios(bad); err == nil {
 			t.Errorf("ParseScenarios(%q) accepted", bad)
 		}

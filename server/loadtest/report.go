@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -42,8 +43,12 @@ func Markdown(r Results) string {
 			if c.OfflineMissing > 0 {
 				note = strings.TrimSpace(fmt.Sprintf("%d offline changes never seen. %s", c.OfflineMissing, note))
 			}
-			w("| %d | %d | %.0f | %.0f | %.1f | %.1f | %.1f | %.2f (%.2f) | %.0f | %.0f | %.0f | %s | %s | %s |\n",
-				c.Agents, c.Viewers, c.ReportsPerSecond, c.AppliedPerSecond, c.Latency.P50MS, c.Latency.P99MS, c.Latency.MaxMS,
+			viewers := strconv.Itoa(c.Viewers)
+			if c.Detail {
+				viewers += " (one in full, summaries)"
+			}
+			w("| %d | %s | %.0f | %.0f | %.1f | %.1f | %.1f | %.2f (%.2f) | %.0f | %.0f | %.0f | %s | %s | %s |\n",
+				c.Agents, viewers, c.ReportsPerSecond, c.AppliedPerSecond, c.Latency.P50MS, c.Latency.P99MS, c.Latency.MaxMS,
 				c.MissedPercent, c.WorstViewerMissed, c.HubCPUPercent, c.HubPeakRSSMiB, c.BenchCPUPercent,
 				secs(c.OfflineClosed), secs(c.OfflineSilent), note)
 		}

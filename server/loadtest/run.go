@@ -31,8 +31,13 @@ type Options struct {
 	Log              io.Writer
 }
 
-// Scenario is one AGENTSxVIEWERS pair.
-type Scenario struct{ Agents, Viewers int }
+// Scenario is one AGENTSxVIEWERS pair; a trailing "d" (1000x100d) makes
+// each viewer ask for one entity in full and summaries for the rest, as the
+// dashboard does.
+type Scenario struct {
+	Agents, Viewers int
+	Detail          bool
+}
 
 // ParseScenarios reads "100x10,1000x100".
 func ParseScenarios(s string) ([]Scenario, error) {
@@ -42,13 +47,16 @@ func ParseScenarios(s string) ([]Scenario, error) {
 		if f == "" {
 			continue
 		}
+		spec := f
+		detail := strings.HasSuffix(f, "d")
+		f = strings.TrimSuffix(f, "d")
 		a, v, ok := strings.Cut(f, "x")
 		na, err1 := strconv.Atoi(a)
 		nv, err2 := strconv.Atoi(v)
 		if !ok || err1 != nil || err2 != nil || na < 1 || nv < 1 || na > 50_000 || nv > 5_000 {
-			return nil, fmt.Errorf("scenario %q: want AGENTSxVIEWERS, e.g. 1000x100 (at most 50000x5000)", f)
+			return nil, fmt.Errorf("scenario %q: want AGENTSxVIEWERS[d], e.g. 1000x100 or 1000x100d (at most 50000x5000)", spec)
 		}
-		out = append(out, Scenario{na, nv})
+		out = append(out, Scenario{na, nv, detail})
 	}
 	return out, nil
 }
@@ -144,7 +152,7 @@ func Run(ctx context.Context, o Options, stdout io.Writer) error {
 		}
 		fmt.Fprintf(o.Log, "hub capacity: %d agents, %d viewers\n", s.Agents, s.Viewers)
 		r := RunCapacity(ctx, CapacityConfig{HubBin: o.HubBin, Dir: work, Agents: s.Agents, Viewers: s.Viewers,
-			Interval: o.Interval, Measure: o.Measure, Log: o.Log})
+			Interval: o.Interval, Measure: o.Measure, Log: o.Log, Detail: s.Detail})
 		res.Capacity = append(res.Capacity, r)
 		sleepCtx(ctx, 2*time.Second) // let the previous hub's sockets go
 	}

@@ -27,7 +27,6 @@ type frame struct {
 
 var (
 	keyType      = []byte(`"type":"`)
-	keyEntityID  = []byte(`"entity":{"id":"`)
 	keyStatus    = []byte(`"status":"`)
 	keyCollected = []byte(`"collected_at":"`)
 )
@@ -46,17 +45,55 @@ func stringAfter(b, key []byte) ([]byte, bool) {
 	return rest[:j], true
 }
 
-func parseFrame(b []byte) (frame, error) {
-	f := frame{entity: -1}
+var keyEntityStart = []byte(`{"id":"`)
+
+// parseFrames reads a "change" (one entity) or "changes" (several) frame;
+// other frames (the snapshot) give no change. An entity object starts with
+// its id and no nested object does, so entities split on `{"id":"`.
+func parseFrames(b []byte) ([]frame, bool, error) {
 	typ, ok := stringAfter(b, keyType)
 	if !ok {
-		return f, fmt.Errorf("frame without type")
+		return nil, false, fmt.Errorf("frame without type")
 	}
-	if string(typ) != "change" {
-		return f, nil
+	if string(typ) != "change" && string(typ) != "changes" {
+		return nil, false, nil
 	}
-	f.change = true
-	id, ok := stringAfter(b, keyEntityID)
+	var out []frame
+	for {
+		i := bytes.Index(b, keyEntityStart)
+		if i < 0 {
+			break
+		}
+		b = b[i+1:]
+		seg := b
+		if j := bytes.Index(b, keyEntityStart); j >= 0 {
+			seg = b[:j]
+		}
+		f, err := parseEntity(seg)
+		if err != nil {
+			return out, true, err
+		}
+		out = append(out, f)
+	}
+	if len(out) == 0 {
+		return nil, true, fmt.Errorf("%s frame without entity", typ)
+	}
+	return out, true, nil
+}
+
+// parseFrame reads a frame holding at most one entity.
+func parseFrame(b []byte) (frame, error) {
+	fs, change, err := parseFrames(b)
+	if err != nil || !change {
+		return frame{entity: -1}, err
+	}
+	return fs[0], nil
+}
+
+// parseEntity reads one entity object (starting at its `"id":"`).
+func parseEntity(b []byte) (frame, error) {
+	f := frame{change: true, entity: -1}
+	id, ok := stringAfter(b, []byte(`"id":"`))
 	if !ok {
 		return f, fmt.Errorf("change without entity id")
 	}
@@ -96,8 +133,9 @@ func newShared(n int, win *window) *shared {
 
 // SimViewer is one simulated browser on the viewer stream.
 type SimViewer struct {
-	conn *websocket.Conn
-	sh   *shared
+	conn   *websocket.Conn
+	sh     *shared
+	detail int // n of the UUID<n> asked for in full; 0: all in full
 
 	mu       sync.Mutex
 	lat      Histogram // report collected_at → arrival, in-window reports
@@ -118,8 +156,11 @@ var viewerDialer = websocket.Dialer{
 }
 
 // DialViewer opens the viewer stream and starts reading it.
-func dialViewer(ctx context.Context, hubURL string, sh *shared) (*SimViewer, error) {
+func dialViewer(ctx context.Context, hubURL string, sh *shared, detail int) (*SimViewer, error) {
 	u := "ws" + strings.TrimPrefix(hubURL, "http") + "/api/v1/ws"
+	if detail > 0 {
+		u += "?detail=UUID" + strconv.Itoa(detail)
+	}
 	conn, resp, err := viewerDialer.DialContext(ctx, u, nil)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
@@ -127,7 +168,7 @@ func dialViewer(ctx context.Context, hubURL string, sh *shared) (*SimViewer, err
 	if err != nil {
 		return nil, err
 	}
-	v := &SimViewer{conn: conn, sh: sh, last: make([]int64, sh.n), offline: map[int]int64{}, done: make(chan struct{}), gotSnap: make(chan struct{})}
+	v := &SimViewer{conn: conn, sh: sh, detail: detail, last: make([]int64, sh.n), offline: map[int]int64{}, done: make(chan struct{}), gotSnap: make(chan struct{})}
 	go v.read()
 	return v, nil
 }
@@ -152,7 +193,7 @@ func (v *SimViewer) read() {
 			return
 		}
 		now := time.Now().UnixNano()
-		f, err := parseFrame(buf.Bytes())
+		fs, change, err := parseFrames(buf.Bytes())
 		v.mu.Lock()
 		v.frames++
 		v.bytes += int64(buf.Len())
@@ -161,7 +202,7 @@ func (v *SimViewer) read() {
 			v.mu.Unlock()
 			return
 		}
-		if !f.change {
+		if !change {
 			if !snap {
 				snap = true
 				close(v.gotSnap)
@@ -169,7 +210,9 @@ func (v *SimViewer) read() {
 			v.mu.Unlock()
 			continue
 		}
-		v.account(f, now)
+		for _, f := range fs {
+			v.account(f, now)
+		}
 		v.mu.Unlock()
 	}
 }
@@ -184,6 +227,9 @@ func (v *SimViewer) account(f frame, now int64) {
 		if _, ok := v.offline[i]; !ok {
 			v.offline[i] = now
 		}
+	}
+	if v.detail > 0 && f.entity != v.detail {
+		return // a summary: its latency is not a report's
 	}
 	if f.collectedAt == 0 || f.collectedAt <= v.last[i] {
 		return

@@ -6,7 +6,9 @@ package webapp
 import (
 	"bytes"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -38,6 +40,21 @@ const (
 	themeColor = "#1d4e89"
 	wasmName   = "app.wasm"
 )
+
+// workerTemplate replaces go-app's service worker so that every route of
+// the app, deep links and query strings included, opens offline (see the
+// comment at its top).
+//
+//go:embed worker.js
+var workerTemplate string
+
+// appRoutesPattern matches the paths of the app's routes (ui.Register).
+var appRoutesPattern = `^/$|^` + ui.WallPath + `$|` + ui.EntityRoutePattern
+
+func serviceWorker() string {
+	pat, _ := json.Marshal(appRoutesPattern)
+	return strings.ReplaceAll(workerTemplate, "{{.AppRoutes}}", string(pat))
+}
 
 // New returns the handler for every path the hub does not serve itself.
 func New(o Options) (http.Handler, error) {
@@ -74,8 +91,11 @@ func New(o Options) (http.Handler, error) {
 		ThemeColor:      themeColor,
 		LoadingLabel:    "Loading the dashboard… {progress}%",
 		Styles:          []string{"/web/style.css"},
-		Resources:       res,
-		Version:         version,
+		// The SVG icon is the page's favicon; go-app pre-caches only the PNGs.
+		CacheableResources:    []string{"/web/icon.svg"},
+		Resources:             res,
+		Version:               version,
+		ServiceWorkerTemplate: serviceWorker(),
 	}
 	if res.wasm != nil {
 		h.WasmContentLength = strconv.Itoa(len(res.wasm.raw))

@@ -1,0 +1,538 @@
+package ui
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"imagingstatus/wire"
+)
+
+// Lang is a language of the UI.
+type Lang string
+
+const (
+	English Lang = "en"
+	French  Lang = "fr"
+)
+
+// Texts is every string the UI shows, in one language: the one place to
+// read or translate them. Fields ending in F are fmt formats; both languages
+// must use the same verbs in the same order (TestTextsComplete checks it).
+type Texts struct {
+	Lang Lang
+	// Name is the language's own name, on the switch that selects it.
+	Name string
+
+	// Units and number formats.
+	Decimal   string // decimal separator
+	Bytes     string // "B" / "o"
+	ByteUnits string // space-separated: KiB MiB GiB TiB PiB EiB
+	Sec, Min  string
+	Hour, Day string
+	JustNow   string
+	AgoF      string // %s: a duration
+	DateTime  string // Go layout for dates with time
+
+	// Statuses: words and what to do.
+	Available, AvailableAction             string
+	Offline, OfflineAction                 string
+	ConnectionError, ConnectionErrorAction string
+	NotLinked, NotLinkedAction             string
+	UnknownStatusF, UnknownAction          string
+
+	// Page frame.
+	Brand         string
+	UpdateReady   string
+	Reload        string
+	Connected     string
+	Connecting    string
+	ReconnectingF string // %d attempt, %s ", next try in 4 s" or ""
+	NextTryF      string // %s duration
+	LanguageLabel string // aria label of the language switch
+	SkipToStatus  string
+	Loading       string
+	WasmMissing   string
+	OpenWall      string
+	OpenDashboard string
+	// Offline start: the last snapshot kept in the browser.
+	StoredSnapshotF string // %s: "5 min ago"
+	HubUnreachable  string
+
+	// Dashboard.
+	NoEntityYet    string
+	NoSuchEntityF  string // %s id
+	ShowF          string // %s entity
+	EntitiesNav    string
+	EntityLabel    string
+	ChooseEntity   string
+	EntityOptionF  string // %s label, %s status
+	LostHub        string
+	NoFiguresYet   string
+	FromLastReport string
+	CollectErrors  string
+
+	// Entity panel.
+	ForSinceF        string // %s duration, %s date
+	WhatToDo         string
+	NoServer         string
+	ImagingServer    string
+	ServedByServerF  string // %s entity
+	HostF, AgentF    string // %s
+	NoReportYet      string
+	UpdatedF         string // %s: "3 s ago"
+	DiskSpace        string
+	NoPartition      string
+	MainPartition    string
+	DiskUsedLabelF   string // %s mount point
+	DiskFiguresF     string // %s used, %d percent, %s free, %s total
+	ServerLoad       string
+	UpForF           string // %s
+	UptimeMissing    string
+	MemoryTitle      string
+	MemoryUsedLabel  string
+	MemoryFiguresF   string // %s used, %d percent, %s available, %s total
+	SwapF            string // %s used, %s total
+	SwapNone         string
+	MemoryMissing    string
+	LoadF            string // %s %s %s
+	OnCPUsF          string // %d
+	OnOneCPU         string
+	LoadMissing      string
+	EntityStats      string
+	RepoMissing      string
+	DiskScanF        string // %s root
+	OnServerOfF      string // %s entity
+	RegClients       string
+	ClientsWithImgs  string
+	Images           string
+	ImagesByStateF   string // %d total, %d complete, %d in progress, %d failed, %d invalid
+	SizeComplete     string
+	NoMedullaNote    string
+	ServiceChecks    string
+	NoProbe          string
+	ProbeOK          string
+	ProbeFailed      string
+	FromMedullaF     string // %s: "2 min ago"
+	MedullaClients   string
+	MedullaBackups   string
+	MedullaMasters   string
+	MedullaNoCounts  string
+	MedullaServerF   string // %s
+	MedullaStaleF    string // %s error, %s age ("3 min")
+	MedullaNeverF    string // %s error
+	NearerServerF    string // %s served by, %s nearer server
+	MastersTitle     string
+	NoMasters        string
+	ColName          string
+	ColSize          string
+	ColDate          string
+	ActivityTitle    string
+	NoActivity       string
+	ColTime          string
+	ColState         string
+	ColTarget        string
+	MoreRowsF        string // %d
+	ActivityStates   string // space-separated pairs label=word
+	UnknownDate      string
+	WallTitle        string
+	WallFullscreen   string
+	WallClock        string
+	WallPageF        string // %d page, %d pages
+	WallEmpty        string
+	WallFilterF      string // %d shown, %d total
+	WallDiskF        string // %s mount point, %d percent
+	WallNoDisk       string
+	WallChangedF     string // %s entity, %s status, %s reason
+	WallUpdateF      string // %d seconds
+	WallEntityLinkF  string // %s entity, %s status
+	WallStaleF       string // %s: "5 min ago"
+	WallStatusCounts string // aria label of the summary
+	Unconfirmed      string // a state restored after a hub restart
+	UnconfirmedShort string
+}
+
+var english = Texts{
+	Lang: English, Name: "English",
+
+	Decimal: ".", Bytes: "B", ByteUnits: "KiB MiB GiB TiB PiB EiB",
+	Sec: "s", Min: "min", Hour: "h", Day: "d",
+	JustNow: "just now", AgoF: "%s ago", DateTime: "2006-01-02 15:04",
+
+	Available: "Available", AvailableAction: "You can create or deploy an image.",
+	Offline: "Offline", OfflineAction: "Contact the administrator.",
+	ConnectionError: "Connection error", ConnectionErrorAction: "Report it to the technical team.",
+	NotLinked: "No imaging server", NotLinkedAction: "Link an imaging server to this entity.",
+	UnknownStatusF: "Unknown status %q", UnknownAction: "Reload the page; if this stays, report it to the technical team.",
+
+	Brand:           "Imaging status",
+	UpdateReady:     "A new version of this page is ready.",
+	Reload:          "Reload",
+	Connected:       "Connected to the hub",
+	Connecting:      "Connecting to the hub…",
+	ReconnectingF:   "Reconnecting… (attempt %d%s)",
+	NextTryF:        ", next try in %s",
+	LanguageLabel:   "Language",
+	SkipToStatus:    "Skip to the status",
+	Loading:         "Loading the status of the imaging servers…",
+	WasmMissing:     "The web app (app.wasm) was not built into this hub. Build it with `make wasm`, then rebuild and restart the hub.",
+	OpenWall:        "Wall screen",
+	OpenDashboard:   "Dashboard",
+	StoredSnapshotF: "Showing the last status this browser saw, %s.",
+	HubUnreachable:  "The hub cannot be reached: this is not live.",
+
+	NoEntityYet:    "The hub knows no entity yet.",
+	NoSuchEntityF:  "There is no entity %q.",
+	ShowF:          "Show %s",
+	EntitiesNav:    "Entities",
+	EntityLabel:    "Entity",
+	ChooseEntity:   "Choose an entity",
+	EntityOptionF:  "%s — %s",
+	LostHub:        "The page has lost its connection to the hub: this may be out of date.",
+	NoFiguresYet:   "The server has not reported any figures yet.",
+	FromLastReport: "These figures come from the last report, before the server went offline.",
+	CollectErrors:  "Some figures could not be collected:",
+
+	ForSinceF:       "For %s (since %s)",
+	WhatToDo:        "What to do: ",
+	NoServer:        "No imaging server serves this entity or any of its parents.",
+	ImagingServer:   "Imaging server: ",
+	ServedByServerF: " (served by the server of %s)",
+	HostF:           " · host %s",
+	AgentF:          " · agent %s",
+	NoReportYet:     "No report received from this server yet.",
+	UpdatedF:        "Updated %s",
+	DiskSpace:       "Disk space",
+	NoPartition:     "No partition reported.",
+	MainPartition:   "main · holds the repository",
+	DiskUsedLabelF:  "Disk %s used",
+	DiskFiguresF:    "Used %s (%d %%) · Free %s · Total %s",
+	ServerLoad:      "Server load",
+	UpForF:          "Up for %s",
+	UptimeMissing:   "Uptime not reported.",
+	MemoryTitle:     "Memory (RAM)",
+	MemoryUsedLabel: "Memory used",
+	MemoryFiguresF:  "Used %s (%d %%) · Available %s · Total %s",
+	SwapF:           "Swap: %s used of %s",
+	SwapNone:        "Swap: none",
+	MemoryMissing:   "Memory not reported.",
+	LoadF:           "Load average: %s · %s · %s (1, 5, 15 min)",
+	OnCPUsF:         " on %d CPUs",
+	OnOneCPU:        " on 1 CPU",
+	LoadMissing:     "Load average not reported.",
+	EntityStats:     "Entity statistics",
+	RepoMissing:     "The imaging repository was not reported.",
+	DiskScanF:       "From the disk scan of %s",
+	OnServerOfF:     " on the server of %s",
+	RegClients:      "Registered clients",
+	ClientsWithImgs: "Clients with images",
+	Images:          "Images",
+	ImagesByStateF:  "%d (%d complete, %d in progress, %d failed, %d invalid)",
+	SizeComplete:    "Size of complete images",
+	NoMedullaNote:   "Which images are masters and which clients have backups is recorded only in Medulla's database, which this hub is not linked to.",
+	ServiceChecks:   "Service checks",
+	NoProbe:         "No probe reported.",
+	ProbeOK:         "OK",
+	ProbeFailed:     "Failed",
+	FromMedullaF:    "From Medulla's database, read %s",
+	MedullaClients:  "Clients",
+	MedullaBackups:  "Clients with backup images",
+	MedullaMasters:  "Masters",
+	MedullaNoCounts: "Medulla counts no clients or masters here: this entity has no imaging server of its own in Medulla.",
+	MedullaServerF:  "Imaging server in Medulla: %s",
+	MedullaStaleF:   "Medulla's database link is failing: %s; figures from %s ago.",
+	MedullaNeverF:   "Medulla's database link is failing: %s; no figures have been read yet.",
+	NearerServerF:   "Medulla's rule serves this entity from %s, although a nearer parent has server %s: check the links in Medulla.",
+	MastersTitle:    "Masters ready to deploy",
+	NoMasters:       "No master image in Medulla.",
+	ColName:         "Name",
+	ColSize:         "Size",
+	ColDate:         "Date",
+	ActivityTitle:   "Recent activity",
+	NoActivity:      "No recent imaging activity in Medulla.",
+	ColTime:         "Time",
+	ColState:        "State",
+	ColTarget:       "Target",
+	MoreRowsF:       "and %d more",
+	ActivityStates:  "unknown=unknown boot=boot menu=menu restoration=restoration backup=backup postinstall=post-install error=error delete=deletion inventory=inventory",
+	UnknownDate:     "—",
+
+	WallTitle:        "Imaging servers",
+	WallFullscreen:   "Full screen (F)",
+	WallClock:        "Time",
+	WallPageF:        "Page %d of %d",
+	WallEmpty:        "No entity to show.",
+	WallFilterF:      "%d of %d entities",
+	WallDiskF:        "Disk %s: %d %% used",
+	WallNoDisk:       "No disk figures",
+	WallChangedF:     "%s is now %s. %s",
+	WallUpdateF:      "A new version is ready: reloading in %d s.",
+	WallEntityLinkF:  "%s: %s",
+	WallStaleF:       "Hub unreachable: last status seen %s.",
+	WallStatusCounts: "Entities by status",
+	Unconfirmed:      "Last known state, kept across a restart of the hub: no agent has confirmed it yet.",
+	UnconfirmedShort: "unconfirmed",
+}
+
+var french = Texts{
+	Lang: French, Name: "Français",
+
+	Decimal: ",", Bytes: "o", ByteUnits: "Kio Mio Gio Tio Pio Eio",
+	Sec: "s", Min: "min", Hour: "h", Day: "j",
+	JustNow: "à l'instant", AgoF: "il y a %s", DateTime: "02/01/2006 15:04",
+
+	Available: "Disponible", AvailableAction: "Vous pouvez créer ou déployer une image.",
+	Offline: "Hors ligne", OfflineAction: "Contactez l'administrateur.",
+	ConnectionError: "Erreur de connexion", ConnectionErrorAction: "Signalez-le à l'équipe technique.",
+	NotLinked: "Aucun serveur d'imagerie", NotLinkedAction: "Liez un serveur d'imagerie à cette entité.",
+	UnknownStatusF: "État inconnu %q", UnknownAction: "Rechargez la page ; si cela persiste, signalez-le à l'équipe technique.",
+
+	Brand:           "État de l'imagerie",
+	UpdateReady:     "Une nouvelle version de cette page est prête.",
+	Reload:          "Recharger",
+	Connected:       "Connecté au hub",
+	Connecting:      "Connexion au hub…",
+	ReconnectingF:   "Reconnexion… (tentative %d%s)",
+	NextTryF:        ", prochain essai dans %s",
+	LanguageLabel:   "Langue",
+	SkipToStatus:    "Aller à l'état",
+	Loading:         "Chargement de l'état des serveurs d'imagerie…",
+	WasmMissing:     "L'application web (app.wasm) n'a pas été intégrée à ce hub. Construisez-la avec `make wasm`, puis reconstruisez et redémarrez le hub.",
+	OpenWall:        "Écran mural",
+	OpenDashboard:   "Tableau de bord",
+	StoredSnapshotF: "Dernier état vu par ce navigateur, %s.",
+	HubUnreachable:  "Le hub est injoignable : ces informations ne sont pas en direct.",
+
+	NoEntityYet:    "Le hub ne connaît encore aucune entité.",
+	NoSuchEntityF:  "Il n'y a pas d'entité %q.",
+	ShowF:          "Afficher %s",
+	EntitiesNav:    "Entités",
+	EntityLabel:    "Entité",
+	ChooseEntity:   "Choisissez une entité",
+	EntityOptionF:  "%s — %s",
+	LostHub:        "La page a perdu sa connexion au hub : ces informations peuvent être périmées.",
+	NoFiguresYet:   "Le serveur n'a encore envoyé aucun chiffre.",
+	FromLastReport: "Ces chiffres viennent du dernier rapport, avant que le serveur ne soit hors ligne.",
+	CollectErrors:  "Certains chiffres n'ont pas pu être relevés :",
+
+	ForSinceF:       "Depuis %s (le %s)",
+	WhatToDo:        "Que faire : ",
+	NoServer:        "Aucun serveur d'imagerie ne dessert cette entité ni ses parents.",
+	ImagingServer:   "Serveur d'imagerie : ",
+	ServedByServerF: " (desservie par le serveur de %s)",
+	HostF:           " · hôte %s",
+	AgentF:          " · agent %s",
+	NoReportYet:     "Aucun rapport reçu de ce serveur pour l'instant.",
+	UpdatedF:        "Mis à jour %s",
+	DiskSpace:       "Espace disque",
+	NoPartition:     "Aucune partition signalée.",
+	MainPartition:   "principale · contient le dépôt",
+	DiskUsedLabelF:  "Disque %s utilisé",
+	DiskFiguresF:    "Utilisé %s (%d %%) · Libre %s · Total %s",
+	ServerLoad:      "Charge du serveur",
+	UpForF:          "En marche depuis %s",
+	UptimeMissing:   "Durée de fonctionnement non signalée.",
+	MemoryTitle:     "Mémoire (RAM)",
+	MemoryUsedLabel: "Mémoire utilisée",
+	MemoryFiguresF:  "Utilisée %s (%d %%) · Disponible %s · Total %s",
+	SwapF:           "Swap : %s utilisés sur %s",
+	SwapNone:        "Swap : aucun",
+	MemoryMissing:   "Mémoire non signalée.",
+	LoadF:           "Charge moyenne : %s · %s · %s (1, 5, 15 min)",
+	OnCPUsF:         " sur %d processeurs",
+	OnOneCPU:        " sur 1 processeur",
+	LoadMissing:     "Charge moyenne non signalée.",
+	EntityStats:     "Statistiques de l'entité",
+	RepoMissing:     "Le dépôt d'imagerie n'a pas été signalé.",
+	DiskScanF:       "Selon l'analyse du disque de %s",
+	OnServerOfF:     " sur le serveur de %s",
+	RegClients:      "Clients enregistrés",
+	ClientsWithImgs: "Clients avec images",
+	Images:          "Images",
+	ImagesByStateF:  "%d (%d complètes, %d en cours, %d en échec, %d invalides)",
+	SizeComplete:    "Taille des images complètes",
+	NoMedullaNote:   "Quelles images sont des masters et quels clients ont des sauvegardes n'est connu que de la base de données de Medulla, à laquelle ce hub n'est pas relié.",
+	ServiceChecks:   "Vérification des services",
+	NoProbe:         "Aucune sonde signalée.",
+	ProbeOK:         "OK",
+	ProbeFailed:     "Échec",
+	FromMedullaF:    "Selon la base de données de Medulla, lue %s",
+	MedullaClients:  "Clients",
+	MedullaBackups:  "Clients avec images de sauvegarde",
+	MedullaMasters:  "Masters",
+	MedullaNoCounts: "Medulla ne compte ici ni clients ni masters : cette entité n'a pas de serveur d'imagerie propre dans Medulla.",
+	MedullaServerF:  "Serveur d'imagerie dans Medulla : %s",
+	MedullaStaleF:   "Le lien avec la base de données de Medulla est en échec : %s ; chiffres d'il y a %s.",
+	MedullaNeverF:   "Le lien avec la base de données de Medulla est en échec : %s ; aucun chiffre lu pour l'instant.",
+	NearerServerF:   "La règle de Medulla fait desservir cette entité par %s, alors qu'un parent plus proche a le serveur %s : vérifiez les liens dans Medulla.",
+	MastersTitle:    "Masters prêts à déployer",
+	NoMasters:       "Aucun master dans Medulla.",
+	ColName:         "Nom",
+	ColSize:         "Taille",
+	ColDate:         "Date",
+	ActivityTitle:   "Activité récente",
+	NoActivity:      "Aucune activité d'imagerie récente dans Medulla.",
+	ColTime:         "Heure",
+	ColState:        "État",
+	ColTarget:       "Cible",
+	MoreRowsF:       "et %d de plus",
+	ActivityStates:  "unknown=inconnu boot=démarrage menu=menu restoration=restauration backup=sauvegarde postinstall=post-installation error=erreur delete=suppression inventory=inventaire",
+	UnknownDate:     "—",
+
+	WallTitle:        "Serveurs d'imagerie",
+	WallFullscreen:   "Plein écran (F)",
+	WallClock:        "Heure",
+	WallPageF:        "Page %d sur %d",
+	WallEmpty:        "Aucune entité à afficher.",
+	WallFilterF:      "%d entités sur %d",
+	WallDiskF:        "Disque %s : %d %% utilisé",
+	WallNoDisk:       "Pas de chiffres disque",
+	WallChangedF:     "%s est maintenant %s. %s",
+	WallUpdateF:      "Une nouvelle version est prête : rechargement dans %d s.",
+	WallEntityLinkF:  "%s : %s",
+	WallStaleF:       "Hub injoignable : dernier état vu %s.",
+	WallStatusCounts: "Entités par état",
+	Unconfirmed:      "Dernier état connu, conservé au redémarrage du hub : aucun agent ne l'a encore confirmé.",
+	UnconfirmedShort: "non confirmé",
+}
+
+// languages lists the UI languages; the first is the default.
+var languages = []*Texts{&english, &french}
+
+// T returns the texts of a language, English for any other.
+func T(l Lang) *Texts {
+	for _, t := range languages {
+		if t.Lang == l {
+			return t
+		}
+	}
+	return &english
+}
+
+// PickLang chooses the UI language from the browser's preferred languages
+// (navigator.languages, best first): the first English or French one.
+func PickLang(prefs []string) Lang {
+	for _, p := range prefs {
+		p = strings.ToLower(strings.TrimSpace(p))
+		base, _, _ := strings.Cut(p, "-")
+		for _, t := range languages {
+			if base == string(t.Lang) {
+				return t.Lang
+			}
+		}
+	}
+	return English
+}
+
+// ValidLang says whether l is a UI language.
+func ValidLang(l Lang) bool {
+	for _, t := range languages {
+		if t.Lang == l {
+			return true
+		}
+	}
+	return false
+}
+
+// F formats one of the F fields.
+func (t *Texts) F(format string, a ...any) string { return fmt.Sprintf(format, a...) }
+
+// BytesText writes a byte count in binary units (KiB, MiB, ...), as df -h and
+// most administrators read disk sizes: one decimal below 10.
+func (t *Texts) BytesText(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatUint(n, 10) + " " + t.Bytes
+	}
+	units := strings.Fields(t.ByteUnits)
+	v := float64(n)
+	i := -1
+	for v >= unit && i < len(units)-1 {
+		v /= unit
+		i++
+	}
+	if v < 10 {
+		s := strconv.FormatFloat(math.Floor(v*10)/10, 'f', 1, 64)
+		s = strings.TrimSuffix(s, ".0")
+		return strings.Replace(s, ".", t.Decimal, 1) + " " + units[i]
+	}
+	return strconv.FormatFloat(math.Floor(v), 'f', 0, 64) + " " + units[i]
+}
+
+// Duration writes d as days, hours and minutes ("3 d 4 h 5 min"), dropping
+// leading zero units; under a minute it gives seconds.
+func (t *Texts) Duration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	if d < time.Minute {
+		return strconv.Itoa(int(d/time.Second)) + " " + t.Sec
+	}
+	days := int(d / (24 * time.Hour))
+	hours := int(d % (24 * time.Hour) / time.Hour)
+	mins := int(d % time.Hour / time.Minute)
+	var parts []string
+	if days > 0 {
+		parts = append(parts, strconv.Itoa(days)+" "+t.Day)
+	}
+	if days > 0 || hours > 0 {
+		parts = append(parts, strconv.Itoa(hours)+" "+t.Hour)
+	}
+	parts = append(parts, strconv.Itoa(mins)+" "+t.Min)
+	return strings.Join(parts, " ")
+}
+
+// Ago writes how long ago something happened: "3 s ago", "just now".
+func (t *Texts) Ago(d time.Duration) string {
+	if d < 2*time.Second {
+		return t.JustNow
+	}
+	return t.F(t.AgoF, t.Duration(d))
+}
+
+// Number writes v with two decimals and the language's separator.
+func (t *Texts) Number(v float64) string {
+	return strings.Replace(strconv.FormatFloat(v, 'f', 2, 64), ".", t.Decimal, 1)
+}
+
+// Latency writes a probe latency: "12 ms", "0.4 ms".
+func (t *Texts) Latency(ms float64) string {
+	var s string
+	if ms < 10 {
+		s = strings.TrimSuffix(strconv.FormatFloat(ms, 'f', 1, 64), ".0")
+	} else {
+		s = strconv.FormatFloat(ms, 'f', 0, 64)
+	}
+	return strings.Replace(s, ".", t.Decimal, 1) + " ms"
+}
+
+// Date writes a time in the browser's zone.
+func (t *Texts) Date(v time.Time) string { return v.Local().Format(t.DateTime) }
+
+// ActivityState names an ImagingLogState label in this language.
+func (t *Texts) ActivityState(label string) string {
+	for _, pair := range strings.Fields(t.ActivityStates) {
+		if k, v, ok := strings.Cut(pair, "="); ok && k == label {
+			return v
+		}
+	}
+	return label
+}
+
+// Status maps a status to its words, icon and action (DESIGN.md).
+func (t *Texts) Status(s wire.Status) StatusInfo {
+	switch s {
+	case wire.StatusAvailable:
+		return StatusInfo{t.Available, "check", "available", t.AvailableAction}
+	case wire.StatusOffline:
+		return StatusInfo{t.Offline, "off", "offline", t.OfflineAction}
+	case wire.StatusConnectionError:
+		return StatusInfo{t.ConnectionError, "warn", "connection-error", t.ConnectionErrorAction}
+	case wire.StatusNotLinked:
+		return StatusInfo{t.NotLinked, "unlinked", "not-linked", t.NotLinkedAction}
+	default:
+		return StatusInfo{t.F(t.UnknownStatusF, string(s)), "unknown", "unknown", t.UnknownAction}
+	}
+}

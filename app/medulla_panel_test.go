@@ -1,0 +1,143 @@
+package ui
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"imagingstatus/wire"
+)
+
+func medullaFigures() *wire.Medulla {
+	created := time.Date(2026, 10, 1, 9, 30, 0, 0, time.UTC)
+	at := hubNow.Add(-15 * time.Minute)
+	return &wire.Medulla{
+		Source:   wire.SourceMedulla,
+		LoadedAt: hubNow.Add(-2 * time.Minute),
+		Server:   "imaging-paris", ServerURL: "https://10.0.0.1:9990/imaging_api",
+		Clients: ptr(12), ClientsWithBackupImages: ptr(5), Masters: ptr(3),
+		MasterImages: []wire.MasterImage{
+			{UUID: "m1", Name: "Windows 11 base", Size: 25 << 30, Created: &created},
+			{UUID: "m2", Name: "Ubuntu 24.04 lab", Size: 8 << 30},
+		},
+		Activity: []wire.ActivityLine{
+			{Time: &at, State: "backup", Target: "pc-compta-01", Detail: "image saved"},
+			{State: "restoration", Target: "pc-lab-07"},
+		},
+	}
+}
+
+func medullaEntity() wire.Entity {
+	e := availableEntity()
+	e.Medulla = medullaFigures()
+	return e
+}
+
+func TestPanelMedullaFiguresBesideDiskScan(t *testing.T) {
+	text := loadPanel(t, &EntityPanel{Entity: medullaEntity(), Now: hubNow})
+	wantAll(t, text,
+		// Medulla's figures, labelled with their source and age
+		"Entity statistics From Medulla's database, read 2 min ago",
+		"Imaging server in Medulla: imaging-paris",
+		"Clients 12", "Clients with backup images 5", "Masters 3",
+		// the disk scan's, labelled with theirs
+		"From the disk scan of /var/lib/pulse2/imaging Registered clients 40 Clients with images 7",
+		// masters: name, size, date
+		"Masters ready to deploy Name Size Date",
+		"Windows 11 base 25 GiB "+time.Date(2026, 10, 1, 9, 30, 0, 0, time.UTC).Local().Format("2006-01-02 15:04"),
+		"Ubuntu 24.04 lab 8 GiB —",
+		// activity: time, state, target
+		"Recent activity Time State Target",
+		hubNow.Add(-15*time.Minute).Local().Format("2006-01-02 15:04")+" backup pc-compta-01",
+		"— restoration pc-lab-07",
+	)
+	wantNone(t, text, "failing", "nearer parent", "which this hub is not linked to")
+	if i, j := strings.Index(text, "From Medulla's database"), strings.Index(text, "From the disk scan"); i < 0 || j < i {
+		t.Error("Medulla's figures should come first, then the disk scan's")
+	}
+}
+
+func TestPanelMedullaStale(t *testing.T) {
+	e := medullaEntity()
+	e.Medulla.Stale, e.Medulla.Error = true, "dial tcp 10.0.0.9:3306: connection refused"
+	e.Medulla.LoadedAt = hubNow.Add(-10 * time.Minute)
+	text := loadPanel(t, &EntityPanel{Entity: e, Now: hubNow})
+	wantAll(t, text,
+		"Medulla's database link is failing: dial tcp 10.0.0.9:3306: connection refused; figures from 10 min ago.",
+		"From Medulla's database, read 10 min ago", "Clients 12",
+		// the status itself does not move
+		"Available",
+	)
+	// Never read: the notice says so, and no Medulla figures are invented.
+	e.Medulla = &wire.Medulla{Source: wire.SourceMedulla, Stale: true, Error: "access denied"}
+	text = loadPanel(t, &EntityPanel{Entity: e, Now: hubNow})
+	wantAll(t, text, "Medulla's database link is failing: access denied; no figures have been read yet.",
+		"From the disk scan of")
+	wantNone(t, text, "From Medulla's database, read", "Masters ready to deploy")
+}
+
+func TestPanelMedullaNearerLinkedServer(t *testing.T) {
+	e := inheritingEntity()
+	e.Medulla = medullaFigures()
+	e.Medulla.NearerLinkedServer = "imaging-lyon"
+	e.Medulla.Server = ""
+	e.Medulla.Clients, e.Medulla.ClientsWithBackupImages, e.Medulla.Masters = nil, nil, nil
+	text := loadPanel(t, &EntityPanel{Entity: e, Now: hubNow, ServedByName: "General"})
+	wantAll(t, text,
+		"Medulla's rule serves this entity from imaging-paris, although a nearer parent has server imaging-lyon",
+		// an inheriting entity has no counts in Medulla: said, not zero
+		"Medulla counts no clients or masters here",
+		"From the disk scan of /var/lib/pulse2/imaging on the server of General",
+	)
+	wantNone(t, text, "Clients 0", "Imaging server in Medulla")
+}
+
+func TestPanelMedullaWithoutAgentFigures(t *testing.T) {
+	e := offlineEntity()
+	e.Medulla = medullaFigures()
+	text := loadPanel(t, &EntityPanel{Entity: e, Now: hubNow})
+	wantAll(t, text, "Offline", "The server has not reported any figures yet.",
+		"From Medulla's database, read 2 min ago", "Masters 3", "Windows 11 base")
+	wantNone(t, text, "Disk space", "The imaging repository was not reported.")
+}
+
+func TestPanelMedullaLongListsAreCut(t *testing.T) {
+	e := medullaEntity()
+	e.Medulla.MasterImages = nil
+	for i := range 13 {
+		e.Medulla.MasterImages = append(e.Medulla.MasterImages, wire.MasterImage{Name: "master-" + strconv.Itoa(i), Size: 1 << 30})
+	}
+	e.Medulla.Activity = nil
+	text := loadPanel(t, &EntityPanel{Entity: e, Now: hubNow})
+	wantAll(t, text, "master-9 1 GiB", "and 3 more", "No recent imaging activity in Medulla.")
+	wantNone(t, text, "master-10")
+}
+
+func TestPanelInFrench(t *testing.T) {
+	e := medullaEntity()
+	e.Medulla.Stale, e.Medulla.Error = true, "timeout"
+	text := loadPanel(t, &EntityPanel{Entity: e, Now: hubNow, Lang: French})
+	wantAll(t, text,
+		"Disponible", "Depuis 3 j 4 h 5 min", "Que faire : Vous pouvez créer ou déployer une image.",
+		"Serveur d'imagerie : imaging-paris", "Mis à jour il y a 3 s",
+		"Utilisé 1 Tio (50 %) · Libre 1 Tio · Total 2 Tio",
+		"Charge moyenne : 0,52 · 0,40 · 0,31 (1, 5, 15 min) sur 4 processeurs",
+		"Selon la base de données de Medulla, lue il y a 2 min",
+		"Clients avec images de sauvegarde 5",
+		"Le lien avec la base de données de Medulla est en échec : timeout ; chiffres d'il y a 2 min.",
+		"sauvegarde pc-compta-01", "OK imaging API · 4,2 ms",
+	)
+	wantNone(t, text, "Available", "Disk space", "From ")
+}
+
+func TestPanelAndTileUnconfirmedAfterHubRestart(t *testing.T) {
+	e := availableEntity()
+	e.Stale = true
+	text := loadPanel(t, &EntityPanel{Entity: e, Now: hubNow})
+	wantAll(t, text, "Available", "Last known state, kept across a restart of the hub: no agent has confirmed it yet.")
+	w := &Wall{}
+	w.now = hubNow
+	tile := visibleText(w.renderTile(T(English), e, hubNow))
+	wantAll(t, tile, "General Available · 3 d 4 h 5 min · unconfirmed")
+}
