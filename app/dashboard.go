@@ -71,6 +71,24 @@ func (d *Dashboard) OnNav(ctx app.Context) {
 			d.remembered = id
 		}
 	}
+	d.follow()
+}
+
+// follow asks the hub for the shown entity in full and for summaries of the
+// others (enough for the tree): with many entities that is most of the
+// traffic saved.
+func (d *Dashboard) follow() {
+	if e, ok := d.current(); ok {
+		d.subscribe([]string{e.ID})
+		return
+	}
+	for _, id := range []string{d.selected, d.remembered} {
+		if id != "" {
+			d.subscribe([]string{id})
+			return
+		}
+	}
+	d.subscribe(nil) // the root is not known yet: summaries, then the root in full
 }
 
 // OnMount implements app.Mounter: the connection and the clock run only in
@@ -78,7 +96,12 @@ func (d *Dashboard) OnNav(ctx app.Context) {
 func (d *Dashboard) OnMount(ctx app.Context) {
 	d.init(ctx)
 	d.setTitle(ctx)
-	d.start(ctx, nil)
+	d.follow()
+	d.start(ctx, func(ctx app.Context, b *Batch) {
+		if b != nil {
+			d.follow()
+		}
+	})
 }
 
 // OnPreRender implements app.PreRenderer: on the hub (and in tests) only the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -148,14 +149,19 @@ func (c *coalescer) message(m wire.ViewerMessage, at time.Time) {
 			}
 			b.Changes = nil // the snapshot is newer than anything pending
 			b.Version = m.Version
-		case wire.TypeChange:
-			if m.Entity == nil {
+		case wire.TypeChange, wire.TypeChanges:
+			if m.Entity != nil {
+				m.Entities = append(m.Entities, *m.Entity)
+			}
+			if len(m.Entities) == 0 {
 				return
 			}
 			if b.Changes == nil {
 				b.Changes = make(map[string]wire.Entity)
 			}
-			b.Changes[m.Entity.ID] = *m.Entity
+			for _, e := range m.Entities {
+				b.Changes[e.ID] = e
+			}
 		default:
 			return
 		}
@@ -175,6 +181,41 @@ type Feed struct {
 	// Deliver receives batches from the feed's own goroutines; the page
 	// passes them to ctx.Dispatch.
 	Deliver func(Batch)
+
+	// Which entities come in full; the others come as summaries (status
+	// only), which keeps a large hub light. Unset: everything in full.
+	mu        sync.Mutex
+	detail    []string
+	detailSet bool
+	conn      *websocket.Conn
+}
+
+// SetDetail asks for these entities in full from now on (the one on
+// screen); nil asks for summaries only. Safe from any goroutine.
+func (f *Feed) SetDetail(ids []string) {
+	f.mu.Lock()
+	f.detail, f.detailSet = append([]string(nil), ids...), true
+	conn := f.conn
+	f.mu.Unlock()
+	if conn == nil {
+		return // the next connection asks in its URL
+	}
+	b, _ := json.Marshal(wire.ViewerRequest{Type: wire.TypeSubscribe, Detail: f.detail})
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = conn.Write(ctx, websocket.MessageText, b)
+	}()
+}
+
+// dialURL is the viewer URL with the current subscription.
+func (f *Feed) dialURL() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.detailSet {
+		return f.URL
+	}
+	return f.URL + "?detail=" + url.QueryEscape(strings.Join(f.detail, ","))
 }
 
 // Run connects, reads and reconnects until ctx ends.
@@ -225,12 +266,20 @@ func (f *Feed) Run(ctx context.Context) {
 // session runs one connection; synced says a snapshot was received.
 func (f *Feed) session(ctx context.Context, c *coalescer) (synced bool, err error) {
 	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	conn, _, err := websocket.Dial(dialCtx, f.URL, nil)
+	conn, _, err := websocket.Dial(dialCtx, f.dialURL(), nil)
 	cancel()
 	if err != nil {
 		return false, shortErr(err)
 	}
 	defer conn.CloseNow()
+	f.mu.Lock()
+	f.conn = conn
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.conn = nil
+		f.mu.Unlock()
+	}()
 	conn.SetReadLimit(64 << 20) // a snapshot of many entities with figures
 	c.setConn(ConnState{Phase: PhaseConnected})
 	for {

@@ -244,3 +244,31 @@ func TestCoalescerKeepsNewestAndSnapshotWins(t *testing.T) {
 		t.Errorf("hub time %v", b.HubTime)
 	}
 }
+
+func TestCoalescerTakesChangesFrames(t *testing.T) {
+	var got []Batch
+	c := &coalescer{interval: time.Hour, deliver: func(b Batch) { got = append(got, b) }}
+	defer c.stop()
+	c.message(wire.ViewerMessage{Type: wire.TypeChanges, Entities: []wire.Entity{
+		{ID: "UUID1", Status: wire.StatusOffline}, {ID: "UUID2", Status: wire.StatusAvailable}}}, time.Now())
+	c.message(wire.ViewerMessage{Type: wire.TypeChange, Entity: &wire.Entity{ID: "UUID1", Status: wire.StatusAvailable}}, time.Now())
+	c.flush()
+	if len(got) != 1 || len(got[0].Changes) != 2 || got[0].Changes["UUID1"].Status != wire.StatusAvailable || got[0].Changes["UUID2"].Status != wire.StatusAvailable {
+		t.Fatalf("batches: %+v", got)
+	}
+}
+
+func TestFeedDialURLCarriesTheSubscription(t *testing.T) {
+	f := &Feed{URL: "ws://hub/api/v1/ws"}
+	if f.dialURL() != "ws://hub/api/v1/ws" {
+		t.Fatalf("no subscription: %s", f.dialURL())
+	}
+	f.SetDetail(nil)
+	if f.dialURL() != "ws://hub/api/v1/ws?detail=" {
+		t.Fatalf("summaries only: %s", f.dialURL())
+	}
+	f.SetDetail([]string{"UUID1", "UUID2"})
+	if f.dialURL() != "ws://hub/api/v1/ws?detail=UUID1%2CUUID2" {
+		t.Fatalf("two entities: %s", f.dialURL())
+	}
+}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -60,6 +61,23 @@ type live struct {
 	// onStatus, when set, hears of every entity whose status a batch
 	// changed (old is the status shown before).
 	onStatus func(old wire.Status, e wire.Entity)
+
+	// The entities this page wants in full (the rest come as summaries).
+	feed      *Feed
+	detail    []string
+	detailSet bool
+}
+
+// subscribe asks the hub for these entities in full and summaries for the
+// others (nil: summaries only); repeated calls with the same ids are free.
+func (l *live) subscribe(ids []string) {
+	if l.detailSet && slices.Equal(ids, l.detail) {
+		return
+	}
+	l.detail, l.detailSet = ids, true
+	if l.feed != nil {
+		l.feed.SetDetail(ids)
+	}
 }
 
 // init reads the language and, before any live data, the saved snapshot.
@@ -145,6 +163,10 @@ func (l *live) start(ctx app.Context, after func(ctx app.Context, b *Batch)) {
 				}
 			})
 		},
+	}
+	l.feed = feed
+	if l.detailSet {
+		feed.SetDetail(l.detail)
 	}
 	ctx.Async(func() { feed.Run(c) })
 	ctx.Async(func() {

@@ -201,6 +201,7 @@ func (w *Wall) setup(ctx app.Context) {
 func (w *Wall) OnMount(ctx app.Context) {
 	w.setup(ctx)
 	ctx.Page().SetTitle(T(w.lang).WallTitle + " — " + T(w.lang).Brand)
+	w.subscribe(nil) // tiles need summaries only: status, reason, fullest disk
 	w.start(ctx, func(ctx app.Context, b *Batch) { w.afterTick(ctx) })
 	if app.IsClient {
 		w.listen()
@@ -501,6 +502,9 @@ func (w *Wall) renderTile(t *Texts, e wire.Entity, hubNow time.Time) app.UI {
 		since = strings.TrimPrefix(since+" · "+t.UnconfirmedShort, " · ")
 	}
 	disk, hasDisk := fullest(e.Partitions)
+	if !hasDisk && e.FullestPct != nil { // a summary: the hub sends the percentage only
+		disk, hasDisk = wire.Partition{Mountpoint: e.FullestMount, Used: uint64(*e.FullestPct), Total: 100}, true
+	}
 	return app.Article().Class(cls).Aria("labelledby", "tile-"+e.ID).Body(
 		app.H2().Class("tile-name").Body(
 			app.A().ID("tile-"+e.ID).Href(EntityPath(e.ID)).Title(TreeLabel(e)).

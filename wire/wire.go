@@ -163,7 +163,8 @@ type Entity struct {
 	Summary bool `json:"summary,omitempty"`
 	// FullestPct is the usage in percent of the fullest partition, in
 	// summaries (a wall tile shows it without the partitions).
-	FullestPct *int `json:"fullest_pct,omitempty"`
+	FullestPct   *int   `json:"fullest_pct,omitempty"`
+	FullestMount string `json:"fullest_mount,omitempty"`
 	// ServedBy names the imaging server that serves the entity; empty when
 	// not linked. ServedByEntity is the entity that server is linked to;
 	// Inherited says it is an ancestor's server.
@@ -242,7 +243,7 @@ func Summarize(e Entity) Entity {
 	for _, p := range e.Partitions {
 		if p.Total > 0 {
 			if pct := int(p.Used * 100 / p.Total); pct > best {
-				best = pct
+				best, s.FullestMount = pct, p.Mountpoint
 			}
 		}
 	}

@@ -656,11 +656,6 @@ func TestFaultBlackholedConnectionGoesOffline(t *testing.T) {
 // ---------------------------------------------------------------------------
 // 3. A viewer that stops reading is dropped; the others go on.
 
-type viewerMsg struct {
-	Type   string       `json:"type"`
-	Entity *wire.Entity `json:"entity"`
-}
-
 func dialViewer(t *testing.T, hubURL string, rcvbuf int) *websocket.Conn {
 	t.Helper()
 	nd := &net.Dialer{Timeout: 5 * time.Second}
@@ -747,12 +742,19 @@ func TestFaultStuckViewerIsDropped(t *testing.T) {
 			if err != nil {
 				return
 			}
-			var m viewerMsg
-			if json.Unmarshal(b, &m) != nil || m.Type != wire.TypeChange || m.Entity == nil || m.Entity.CollectedAt == nil {
+			var m wire.ViewerMessage
+			if json.Unmarshal(b, &m) != nil || (m.Type != wire.TypeChange && m.Type != wire.TypeChanges) {
 				continue
 			}
-			changes.Add(1)
-			lat.add(time.Since(*m.Entity.CollectedAt))
+			if m.Entity != nil {
+				m.Entities = append(m.Entities, *m.Entity)
+			}
+			for _, e := range m.Entities {
+				if e.CollectedAt != nil {
+					changes.Add(1)
+					lat.add(time.Since(*e.CollectedAt))
+				}
+			}
 		}
 	}()
 

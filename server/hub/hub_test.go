@@ -336,6 +336,20 @@ func readViewer(t *testing.T, c *websocket.Conn) wire.ViewerMessage {
 	return m
 }
 
+// changed reads the next change or changes frame and returns its entities.
+func changed(t *testing.T, c *websocket.Conn) []wire.Entity {
+	t.Helper()
+	m := readViewer(t, c)
+	switch {
+	case m.Type == wire.TypeChange && m.Entity != nil:
+		return []wire.Entity{*m.Entity}
+	case m.Type == wire.TypeChanges && len(m.Entities) > 0:
+		return m.Entities
+	}
+	t.Fatalf("not a change: %+v", m)
+	return nil
+}
+
 func TestViewerGetsSnapshotThenChanges(t *testing.T) {
 	th := start(t, hub.Options{Version: "v-test"})
 	v := dialViewer(t, th)
@@ -346,11 +360,9 @@ func TestViewerGetsSnapshotThenChanges(t *testing.T) {
 	th.agent(t, "UUID0", tokenA, true)
 	seen := map[string]wire.Status{}
 	for seen["UUID0"] != wire.StatusAvailable || seen["UUID1"] != wire.StatusAvailable {
-		m := readViewer(t, v)
-		if m.Type != wire.TypeChange || m.Entity == nil {
-			t.Fatalf("change: %+v", m)
+		for _, e := range changed(t, v) {
+			seen[e.ID] = e.Status
 		}
-		seen[m.Entity.ID] = m.Entity.Status
 	}
 	if _, ok := seen["UUID9"]; ok {
 		t.Fatal("an unrelated entity was sent as changed")
@@ -493,26 +505,25 @@ func TestViewerSummariesAndSubscription(t *testing.T) {
 	agent := th.agent(t, "UUID0", tokenA, true)
 	got := map[string]wire.Entity{}
 	for got["UUID1"].Status != wire.StatusAvailable || got["UUID0"].Status != wire.StatusAvailable {
-		m := readViewer(t, c)
-		got[m.Entity.ID] = *m.Entity
+		for _, e := range changed(t, c) {
+			got[e.ID] = e
+		}
 	}
 	if got["UUID1"].Summary || got["UUID1"].Hostname == "" || !got["UUID0"].Summary || got["UUID0"].Hostname != "" {
 		t.Fatalf("full and summary: %+v / %+v", got["UUID1"], got["UUID0"])
 	}
 	// Same status, new report: nothing for the summary-only entity.
 	send(t, agent, report(true))
-	m := readViewer(t, c)
-	if m.Entity.ID != "UUID1" {
-		t.Fatalf("a figures-only change reached a summary viewer: %+v", m.Entity)
+	if es := changed(t, c); len(es) != 1 || es[0].ID != "UUID1" {
+		t.Fatalf("a figures-only change reached a summary viewer: %+v", es)
 	}
 	// Subscribing to UUID0 sends it in full at once.
 	if err := c.WriteJSON(wire.ViewerRequest{Type: wire.TypeSubscribe, Detail: []string{"UUID0"}}); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		m := readViewer(t, c)
-		if m.Entity != nil && m.Entity.ID == "UUID0" && !m.Entity.Summary {
-			break
+	for full := false; !full; {
+		for _, e := range changed(t, c) {
+			full = full || (e.ID == "UUID0" && !e.Summary)
 		}
 	}
 	// A malformed request closes the viewer with the reason.

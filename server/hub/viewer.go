@@ -213,7 +213,7 @@ func (h *Hub) writeViewer(v *viewer) {
 }
 
 // batchChanges sends a burst as one "changes" frame.
-var batchChanges = false
+var batchChanges = true
 
 // changesFrame wraps encoded entities: one as a "change", several as one
 // "changes" frame (one syscall and one message for a burst).
