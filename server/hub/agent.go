@@ -313,8 +313,18 @@ func (h *Hub) closeSession(id state.SessionID, reason string) {
 	s := h.sessions[id]
 	h.mu.Unlock()
 	if s != nil {
-		s.close(websocket.CloseNormalClosure, reason)
+		h.closeAsync(s, websocket.CloseNormalClosure, reason)
 	}
+}
+
+// closeAsync closes a session off the loop: the close frame's write may wait
+// up to a second on a peer that stopped reading, and the loop must not.
+func (h *Hub) closeAsync(s *agentSession, code int, reason string) {
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		s.close(code, reason)
+	}()
 }
 
 func (h *Hub) closeSessions(reason string) {

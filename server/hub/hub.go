@@ -83,6 +83,21 @@ type loop struct {
 	enc      map[string]encoded // each entity encoded once for every viewer
 	dirty    map[string]bool    // views changed since the last save
 	lastSave time.Time
+	// saves takes periodic figure saves to a goroutine of their own: writing
+	// 10,000 views (and their fsync) must not stall the loop. Status
+	// changes are still written by the loop itself, before viewers see them.
+	saves     chan []wire.Entity
+	savesDone chan struct{}
+
+	// Group commit: status changes are recorded at most every
+	// recordEvery; the entities they concern wait for that commit before
+	// viewers hear of them (a change shown is a change kept), the others go
+	// out at once. One fsync per loop round stalled the loop when many
+	// agents dropped together.
+	held       []state.Transition
+	heldIDs    map[string]bool
+	lastRecord time.Time
+	recordAt   <-chan time.Time
 }
 
 // encoded is an entity's view as JSON, in full and as a summary.
@@ -157,7 +172,7 @@ func (h *Hub) Reload(ctx context.Context, cfg *config.Config) error {
 		}
 		h.mu.Unlock()
 		for _, s := range revoked {
-			s.close(websocket.ClosePolicyViolation, "agent token revoked by a configuration change")
+			h.closeAsync(s, websocket.ClosePolicyViolation, "agent token revoked by a configuration change")
 		}
 		l.snapshotAll()
 	})
@@ -191,10 +206,32 @@ func (h *Hub) Run(ctx context.Context) error {
 		l.m.Restore(last, now, now.Add(h.opt.RestoreGrace))
 		h.log.Info("last known states restored, marked stale until agents reconnect", "entities", len(last), "grace", h.opt.RestoreGrace)
 	}
+	if st := h.opt.Store; st != nil {
+		l.saves, l.savesDone = make(chan []wire.Entity, 1), make(chan struct{})
+		go func() {
+			defer close(l.savesDone)
+			for views := range l.saves {
+				// Small transactions, so the loop's own Record never waits long
+				// behind a big one for bbolt's single writer.
+				for len(views) > 0 {
+					n := min(len(views), 256)
+					if err := st.SaveViews(views[:n]); err != nil {
+						h.log.Error("last known states not saved", "err", err)
+					}
+					views = views[n:]
+				}
+			}
+		}()
+	}
 	t := time.NewTicker(h.opt.Tick)
 	defer t.Stop()
 	defer func() {
+		l.lastRecord = time.Time{} // write what is held now
 		l.flush()
+		if l.saves != nil {
+			close(l.saves)
+			<-l.savesDone
+		}
 		l.save(true)
 		h.mu.Lock()
 		h.stopping = true
@@ -211,6 +248,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case f := <-h.evts:
+			roundStart := time.Now()
 			f(l)
 			// Take what else is queued before persisting and sending, so a
 			// burst costs one store commit and one frame per entity.
@@ -223,6 +261,12 @@ func (h *Hub) Run(ctx context.Context) error {
 					break drain
 				}
 			}
+			l.flush()
+			if took := time.Since(roundStart); took > 250*time.Millisecond {
+				h.log.Warn("slow hub round", "took", took)
+			}
+		case <-l.recordAt:
+			l.recordAt = nil
 			l.flush()
 		case <-t.C:
 			now := h.now()
@@ -394,48 +438,95 @@ func (l *loop) publish(changed []wire.Entity) {
 // sees them (a change shown is a change kept), then encodes each change
 // once and queues it to every viewer allowed to see it.
 func (l *loop) flush() {
-	if tr := l.m.TakeTransitions(); len(tr) > 0 && l.h.opt.Store != nil {
-		changes := make([]store.Change, len(tr))
-		views := make([]wire.Entity, 0, len(tr))
-		seen := map[string]bool{}
-		for i, t := range tr {
-			changes[i] = store.Change{Entity: t.Entity, At: t.At, From: t.From, To: t.To, Reason: t.Reason}
-			if !seen[t.Entity] {
-				seen[t.Entity] = true
-				if v, ok := l.m.Entity(t.Entity, false); ok {
-					views = append(views, v)
-					delete(l.dirty, t.Entity)
-				}
-			}
-		}
-		if err := l.h.opt.Store.Record(changes, views); err != nil {
-			l.h.log.Error("status changes not recorded in the state file", "changes", len(changes), "err", err)
-		}
-	}
+	l.record()
 	if len(l.outOrder) == 0 {
 		return
 	}
+	kept := l.outOrder[:0]
 	for _, id := range l.outOrder {
-		if len(l.viewers) == 0 { // nobody to tell: encode later, if ever
-			delete(l.enc, id)
+		if l.heldIDs[id] { // waits for its status change to be on disk
+			kept = append(kept, id)
 			continue
 		}
-		old, had := l.enc[id]
-		enc := l.encode(l.out[id])
-		l.enc[id] = enc
-		summaryChanged := !had || !bytes.Equal(old.summary, enc.summary)
-		for v := range l.viewers {
-			switch {
-			case v.allow != nil && !v.allow(id):
-			case v.wantsFull(id):
-				v.push(id, enc.full)
-			case summaryChanged:
-				v.push(id, enc.summary)
-			}
+		l.send(id, l.out[id])
+		delete(l.out, id)
+	}
+	l.outOrder = kept
+}
+
+// recordEvery bounds the fsyncs of status changes.
+const recordEvery = 20 * time.Millisecond
+
+// record writes the held status changes when the last commit is old enough,
+// else arms a timer for it.
+func (l *loop) record() {
+	st := l.h.opt.Store
+	tr := l.m.TakeTransitions()
+	if st == nil {
+		return
+	}
+	if len(tr) > 0 {
+		if l.heldIDs == nil {
+			l.heldIDs = make(map[string]bool)
+		}
+		for _, t := range tr {
+			l.heldIDs[t.Entity] = true
+		}
+		l.held = append(l.held, tr...)
+	}
+	if len(l.held) == 0 {
+		return
+	}
+	now := time.Now()
+	if wait := recordEvery - now.Sub(l.lastRecord); wait > 0 {
+		if l.recordAt == nil {
+			l.recordAt = time.After(wait)
+		}
+		return
+	}
+	changes := make([]store.Change, len(l.held))
+	views := make([]wire.Entity, 0, len(l.heldIDs))
+	for i, t := range l.held {
+		changes[i] = store.Change{Entity: t.Entity, At: t.At, From: t.From, To: t.To, Reason: t.Reason}
+	}
+	for id := range l.heldIDs {
+		if v, ok := l.m.Entity(id, false); ok {
+			views = append(views, v)
+			delete(l.dirty, id)
 		}
 	}
-	clear(l.out)
-	l.outOrder = l.outOrder[:0]
+	if err := st.Record(changes, views); err != nil {
+		l.h.log.Error("status changes not recorded in the state file", "changes", len(changes), "err", err)
+	}
+	if took := time.Since(now); took > 100*time.Millisecond {
+		l.h.log.Warn("slow write of status changes to the state file", "changes", len(changes), "took", took)
+	}
+	l.lastRecord = time.Now()
+	l.held = l.held[:0]
+	clear(l.heldIDs)
+}
+
+// send encodes one entity once and queues it to every viewer allowed to see
+// it: in full to those who asked for it, as a summary to the others when the
+// summary moved.
+func (l *loop) send(id string, e wire.Entity) {
+	if len(l.viewers) == 0 { // nobody to tell: encode later, if ever
+		delete(l.enc, id)
+		return
+	}
+	old, had := l.enc[id]
+	enc := l.encode(e)
+	l.enc[id] = enc
+	summaryChanged := !had || !bytes.Equal(old.summary, enc.summary)
+	for v := range l.viewers {
+		switch {
+		case v.allow != nil && !v.allow(id):
+		case v.wantsFull(id):
+			v.push(id, enc.full)
+		case summaryChanged:
+			v.push(id, enc.summary)
+		}
+	}
 }
 
 // save writes the views whose figures changed since the last save (all of
@@ -446,19 +537,22 @@ func (l *loop) save(final bool) {
 	if st == nil || (len(l.dirty) == 0 && !final) {
 		return
 	}
-	var views []wire.Entity
 	if final {
-		views = l.m.Entities()
-	} else {
-		for id := range l.dirty {
-			if v, ok := l.m.Entity(id, false); ok {
-				views = append(views, v)
-			}
+		if err := st.SaveViews(l.m.Entities()); err != nil {
+			l.h.log.Error("last known states not saved", "err", err)
+		}
+		return
+	}
+	views := make([]wire.Entity, 0, len(l.dirty))
+	for id := range l.dirty {
+		if v, ok := l.m.Entity(id, false); ok {
+			views = append(views, v)
 		}
 	}
-	clear(l.dirty)
-	if err := st.SaveViews(views); err != nil {
-		l.h.log.Error("last known states not saved", "err", err)
+	select {
+	case l.saves <- views:
+		clear(l.dirty)
+	default: // the previous save is still being written: try next time
 	}
 }
 
