@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -129,6 +130,13 @@ func report(o opts) error {
 func run(o opts) error {
 	if o.hub == "" || o.entity == "" {
 		return errors.New("run needs --hub URL and --entity ID")
+	}
+	// The agent lives beside the imaging service for months: keep the heap
+	// close to what is live (a scan's garbage is freed soon) unless the
+	// administrator set GOGC. A memory limit below the live heap (the image
+	// list of a large repository) would make the GC run without end.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(25)
 	}
 	tok, err := readToken(o.tokenFile)
 	if err != nil {
