@@ -195,15 +195,6 @@ func (h *Hub) writeViewer(v *viewer) {
 			if len(items) == 0 {
 				continue
 			}
-			if !batchChanges {
-				for _, it := range items {
-					changesFrame(&buf, h.now(), [][]byte{it})
-					if !write(buf.Bytes()) {
-						return
-					}
-				}
-				continue
-			}
 			changesFrame(&buf, h.now(), items)
 			if !write(buf.Bytes()) {
 				return
@@ -211,9 +202,6 @@ func (h *Hub) writeViewer(v *viewer) {
 		}
 	}
 }
-
-// batchChanges sends a burst as one "changes" frame.
-var batchChanges = true
 
 // changesFrame wraps encoded entities: one as a "change", several as one
 // "changes" frame (one syscall and one message for a burst).
