@@ -20,10 +20,15 @@ import (
 // AgentPath is where agents connect.
 const AgentPath = "/api/v1/agent"
 
+// writeBuffers lends write buffers to connections only while they write:
+// 10,000 idle agent sessions then hold none.
+var writeBuffers = &sync.Pool{}
+
 var agentUpgrader = websocket.Upgrader{
 	HandshakeTimeout: 10 * time.Second,
-	ReadBufferSize:   16 << 10,
+	ReadBufferSize:   4 << 10, // a report is ~2 KiB; larger frames are read in pieces
 	WriteBufferSize:  1 << 10,
+	WriteBufferPool:  writeBuffers,
 	// Agents are programs, not pages: a browser Origin has no business here.
 	CheckOrigin: func(r *http.Request) bool { return r.Header.Get("Origin") == "" },
 }

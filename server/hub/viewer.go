@@ -18,12 +18,15 @@ import (
 // others as summaries; without it every entity comes in full.
 const ViewerPath = "/api/v1/ws"
 
+var viewerBuffers = &sync.Pool{}
+
 // viewerUpgrader keeps gorilla's default same-origin check: another site's
 // page must not read the infrastructure map through a visitor's browser.
 var viewerUpgrader = websocket.Upgrader{
 	HandshakeTimeout:  10 * time.Second,
 	ReadBufferSize:    1 << 10,
 	WriteBufferSize:   32 << 10,
+	WriteBufferPool:   viewerBuffers,
 	EnableCompression: false, // frames are encoded once for all; deflate would cost CPU per viewer
 }
 
