@@ -89,15 +89,23 @@ type loop struct {
 	saves     chan []wire.Entity
 	savesDone chan struct{}
 
-	// Group commit: status changes are recorded at most every
-	// recordEvery; the entities they concern wait for that commit before
-	// viewers hear of them (a change shown is a change kept), the others go
-	// out at once. One fsync per loop round stalled the loop when many
-	// agents dropped together.
-	held       []state.Transition
-	heldIDs    map[string]bool
-	lastRecord time.Time
-	recordAt   <-chan time.Time
+	// Status changes go to the state file through a recorder goroutine, so
+	// the loop never waits on the disk; what queues while a commit runs goes
+	// in the next one (group commit). The entities concerned wait for their
+	// commit before viewers hear of them (a change shown is a change kept);
+	// the others go out at once.
+	held      []state.Transition
+	heldIDs   map[string]bool // changes not yet handed to the recorder
+	inflight  map[string]bool // changes being committed
+	recording bool
+	records   chan recordJob
+	recorded  chan struct{}
+}
+
+// recordJob is one commit of status changes.
+type recordJob struct {
+	changes []store.Change
+	views   []wire.Entity
 }
 
 // encoded is an entity's view as JSON, in full and as a summary.
@@ -207,6 +215,20 @@ func (h *Hub) Run(ctx context.Context) error {
 		h.log.Info("last known states restored, marked stale until agents reconnect", "entities", len(last), "grace", h.opt.RestoreGrace)
 	}
 	if st := h.opt.Store; st != nil {
+		l.records, l.recorded = make(chan recordJob, 1), make(chan struct{})
+		go func() {
+			defer close(l.recorded)
+			for job := range l.records {
+				start := time.Now()
+				if err := st.Record(job.changes, job.views); err != nil {
+					h.log.Error("status changes not recorded in the state file", "changes", len(job.changes), "err", err)
+				}
+				if took := time.Since(start); took > 100*time.Millisecond {
+					h.log.Warn("slow write of status changes to the state file", "changes", len(job.changes), "took", took)
+				}
+				h.post(func(l *loop) { l.committed() })
+			}
+		}()
 		l.saves, l.savesDone = make(chan []wire.Entity, 1), make(chan struct{})
 		go func() {
 			defer close(l.savesDone)
@@ -226,7 +248,13 @@ func (h *Hub) Run(ctx context.Context) error {
 	t := time.NewTicker(h.opt.Tick)
 	defer t.Stop()
 	defer func() {
-		l.lastRecord = time.Time{} // write what is held now
+		if l.records != nil {
+			// Let the commit under way finish, then write what is held.
+			close(l.records)
+			<-l.recorded
+			l.recording, l.records = false, nil
+			clear(l.inflight)
+		}
 		l.flush()
 		if l.saves != nil {
 			close(l.saves)
@@ -265,9 +293,6 @@ func (h *Hub) Run(ctx context.Context) error {
 			if took := time.Since(roundStart); took > 250*time.Millisecond {
 				h.log.Warn("slow hub round", "took", took)
 			}
-		case <-l.recordAt:
-			l.recordAt = nil
-			l.flush()
 		case <-t.C:
 			now := h.now()
 			l.publish(l.m.Tick(now))
@@ -444,7 +469,7 @@ func (l *loop) flush() {
 	}
 	kept := l.outOrder[:0]
 	for _, id := range l.outOrder {
-		if l.heldIDs[id] { // waits for its status change to be on disk
+		if l.heldIDs[id] || l.inflight[id] { // waits for its status change to be on disk
 			kept = append(kept, id)
 			continue
 		}
@@ -454,11 +479,8 @@ func (l *loop) flush() {
 	l.outOrder = kept
 }
 
-// recordEvery bounds the fsyncs of status changes.
-const recordEvery = 20 * time.Millisecond
-
-// record writes the held status changes when the last commit is old enough,
-// else arms a timer for it.
+// record hands the held status changes to the recorder when it is idle;
+// without a recorder (shutting down) it writes them itself.
 func (l *loop) record() {
 	st := l.h.opt.Store
 	tr := l.m.TakeTransitions()
@@ -467,43 +489,46 @@ func (l *loop) record() {
 	}
 	if len(tr) > 0 {
 		if l.heldIDs == nil {
-			l.heldIDs = make(map[string]bool)
+			l.heldIDs, l.inflight = make(map[string]bool), make(map[string]bool)
 		}
 		for _, t := range tr {
 			l.heldIDs[t.Entity] = true
 		}
 		l.held = append(l.held, tr...)
 	}
-	if len(l.held) == 0 {
+	if len(l.held) == 0 || l.recording {
 		return
 	}
-	now := time.Now()
-	if wait := recordEvery - now.Sub(l.lastRecord); wait > 0 {
-		if l.recordAt == nil {
-			l.recordAt = time.After(wait)
-		}
-		return
-	}
-	changes := make([]store.Change, len(l.held))
-	views := make([]wire.Entity, 0, len(l.heldIDs))
+	job := recordJob{changes: make([]store.Change, len(l.held)), views: make([]wire.Entity, 0, len(l.heldIDs))}
 	for i, t := range l.held {
-		changes[i] = store.Change{Entity: t.Entity, At: t.At, From: t.From, To: t.To, Reason: t.Reason}
+		job.changes[i] = store.Change{Entity: t.Entity, At: t.At, From: t.From, To: t.To, Reason: t.Reason}
 	}
 	for id := range l.heldIDs {
 		if v, ok := l.m.Entity(id, false); ok {
-			views = append(views, v)
+			job.views = append(job.views, v)
 			delete(l.dirty, id)
 		}
+		l.inflight[id] = true
 	}
-	if err := st.Record(changes, views); err != nil {
-		l.h.log.Error("status changes not recorded in the state file", "changes", len(changes), "err", err)
-	}
-	if took := time.Since(now); took > 100*time.Millisecond {
-		l.h.log.Warn("slow write of status changes to the state file", "changes", len(changes), "took", took)
-	}
-	l.lastRecord = time.Now()
-	l.held = l.held[:0]
+	l.held = nil
 	clear(l.heldIDs)
+	if l.records == nil {
+		if err := st.Record(job.changes, job.views); err != nil {
+			l.h.log.Error("status changes not recorded in the state file", "changes", len(job.changes), "err", err)
+		}
+		clear(l.inflight)
+		return
+	}
+	l.recording = true
+	l.records <- job // capacity 1 and idle: never blocks
+}
+
+// committed runs on the loop when the recorder's commit is on disk: the
+// frames it held go out, and the next group is handed over.
+func (l *loop) committed() {
+	l.recording = false
+	clear(l.inflight)
+	l.flush()
 }
 
 // send encodes one entity once and queues it to every viewer allowed to see
