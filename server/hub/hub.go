@@ -213,8 +213,6 @@ func (h *Hub) Run(ctx context.Context) error {
 		}
 		l.m.Restore(last, now, now.Add(h.opt.RestoreGrace))
 		h.log.Info("last known states restored, marked stale until agents reconnect", "entities", len(last), "grace", h.opt.RestoreGrace)
-	}
-	if st := h.opt.Store; st != nil {
 		l.records, l.recorded = make(chan recordJob, 1), make(chan struct{})
 		go func() {
 			defer close(l.recorded)

@@ -96,6 +96,21 @@ func report(ok bool) wire.Report {
 	return r
 }
 
+// quietAgent connects and says hello (plus a good report when report is
+// set) but never reads: the test reads the socket itself, or not at all.
+func (th *testHub) quietAgent(t *testing.T, entity, token string, withReport bool) *websocket.Conn {
+	t.Helper()
+	c, err := th.dialAgent(t, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, c, hello(entity))
+	if withReport {
+		send(t, c, report(true))
+	}
+	return c
+}
+
 // agent connects, says hello and keeps answering pings in the background.
 func (th *testHub) agent(t *testing.T, entity, token string, ok bool) *websocket.Conn {
 	t.Helper()
@@ -262,13 +277,9 @@ func TestFailedHandshakesAreRateLimited(t *testing.T) {
 func TestMalformedReportClosesOnlyThatSession(t *testing.T) {
 	th := start(t, hub.Options{})
 	th.agent(t, "UUID0", tokenA, true)
-	c, err := th.dialAgent(t, tokenB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	send(t, c, hello("UUID2"))
+	c := th.quietAgent(t, "UUID2", tokenB, false)
 	send(t, c, map[string]any{"type": "report", "load": map[string]any{"load1": -3}})
-	_, _, err = c.ReadMessage()
+	_, _, err := c.ReadMessage()
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) || !strings.Contains(ce.Text, "malformed report") {
 		t.Fatalf("close: %v", err)
@@ -279,11 +290,7 @@ func TestMalformedReportClosesOnlyThatSession(t *testing.T) {
 
 func TestFloodIsCut(t *testing.T) {
 	th := start(t, hub.Options{MessagesPerInterval: 5})
-	c, err := th.dialAgent(t, tokenB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	send(t, c, hello("UUID2"))
+	c := th.quietAgent(t, "UUID2", tokenB, false)
 	b, _ := json.Marshal(report(true))
 	for i := 0; i < 50; i++ {
 		if c.WriteMessage(websocket.TextMessage, b) != nil {
@@ -295,15 +302,11 @@ func TestFloodIsCut(t *testing.T) {
 
 func TestSecondConnectionReplacesFirst(t *testing.T) {
 	th := start(t, hub.Options{})
-	first, err := th.dialAgent(t, tokenA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	send(t, first, hello("UUID0"))
-	send(t, first, report(true))
+	first := th.quietAgent(t, "UUID0", tokenA, true)
 	th.waitStatus(t, "UUID0", wire.StatusAvailable, "")
 	th.agent(t, "UUID0", tokenA, false)
 	var ce *websocket.CloseError
+	var err error
 	for {
 		if _, _, err = first.ReadMessage(); err != nil {
 			break
@@ -440,12 +443,7 @@ func TestReloadRevokesTokensAndResnapshots(t *testing.T) {
 	th := start(t, hub.Options{})
 	v := dialViewer(t, th)
 	readViewer(t, v)
-	c, err := th.dialAgent(t, tokenA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	send(t, c, hello("UUID0"))
-	send(t, c, report(true))
+	c := th.quietAgent(t, "UUID0", tokenA, true)
 	th.waitStatus(t, "UUID0", wire.StatusAvailable, "")
 
 	// UUID0's token changes; Lab is removed; a new entity appears.
