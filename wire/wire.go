@@ -29,6 +29,12 @@ const (
 	TypeSubscribe = "subscribe" // viewer → hub: which entities to receive in full
 )
 
+// EntityHeader names, on the agent's upgrade request, the entity the agent
+// speaks for, so the hub checks its token before any WebSocket exists: a
+// stranger then never gets a socket to send bytes into. The hello must name
+// the same entity.
+const EntityHeader = "X-Imaging-Entity"
+
 // Hello is the first frame an agent sends after the WebSocket opens. The
 // token itself travels in the Authorization header of the upgrade request.
 type Hello struct {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -72,6 +73,83 @@ type File struct {
 	StateFile string `json:"state_file,omitempty"`
 	// Viewers says who may read the statuses.
 	Viewers *Viewers `json:"viewers,omitempty"`
+	// PublicURLs are the addresses people and agents use to reach the hub
+	// (e.g. "https://imaging.example:8443"). The hub answers only requests
+	// whose Host is one of them, the listen address, a loopback name or one
+	// of the machine's own names and addresses: a name rebound to the hub by
+	// someone else's DNS gets 421 (DNS rebinding).
+	PublicURLs []string `json:"public_urls,omitempty"`
+	// History bounds the recorded status changes.
+	History *History `json:"history,omitempty"`
+	// Limits bound what one source address may hold open.
+	Limits *Limits `json:"limits,omitempty"`
+}
+
+// History is the retention of recorded status changes: older changes, and
+// those past the newest MaxChanges of an entity, are removed every hour.
+type History struct {
+	MaxAge     Duration `json:"max_age,omitempty"`     // default 90 days
+	MaxChanges int      `json:"max_changes,omitempty"` // per entity, default 10,000
+}
+
+// Limits bound the connections of one source address.
+type Limits struct {
+	// ConnectionsPerAddress caps open TCP connections from one address
+	// (default 1024: a whole office behind one NAT still gets in).
+	ConnectionsPerAddress int `json:"connections_per_address,omitempty"`
+	// HandshakesPerAddress and Handshakes cap agent handshakes not yet
+	// authenticated (defaults 8 and 256).
+	HandshakesPerAddress int `json:"handshakes_per_address,omitempty"`
+	Handshakes           int `json:"handshakes,omitempty"`
+}
+
+// Defaults of the retention and of the limits.
+const (
+	DefaultHistoryMaxAge         = 90 * 24 * time.Hour
+	DefaultHistoryMaxChanges     = 10_000
+	DefaultConnectionsPerAddress = 1024
+	DefaultHandshakesPerAddress  = 8
+	DefaultHandshakes            = 256
+	DefaultSessionLifetime       = 30 * 24 * time.Hour
+)
+
+// HistoryRetention is the retention in force, defaults applied.
+func (c *Config) HistoryRetention() (maxAge time.Duration, maxChanges int) {
+	maxAge, maxChanges = DefaultHistoryMaxAge, DefaultHistoryMaxChanges
+	if h := c.Source.History; h != nil {
+		if h.MaxAge > 0 {
+			maxAge = time.Duration(h.MaxAge)
+		}
+		if h.MaxChanges > 0 {
+			maxChanges = h.MaxChanges
+		}
+	}
+	return maxAge, maxChanges
+}
+
+// ConnLimits returns the limits in force, defaults applied.
+func (c *Config) ConnLimits() Limits {
+	l := Limits{ConnectionsPerAddress: DefaultConnectionsPerAddress, HandshakesPerAddress: DefaultHandshakesPerAddress, Handshakes: DefaultHandshakes}
+	if s := c.Source.Limits; s != nil {
+		if s.ConnectionsPerAddress > 0 {
+			l.ConnectionsPerAddress = s.ConnectionsPerAddress
+		}
+		if s.HandshakesPerAddress > 0 {
+			l.HandshakesPerAddress = s.HandshakesPerAddress
+		}
+		if s.Handshakes > 0 {
+			l.Handshakes = s.Handshakes
+		}
+	}
+	return l
+}
+
+// SessionLifetime is how long a viewer's sign-in lasts.
+func (c *Config) SessionLifetime() time.Duration {
+	if v := c.Source.Viewers; v != nil && v.SessionLifetime > 0 {
+		return time.Duration(v.SessionLifetime)
+	}
+	return DefaultSessionLifetime
 }
 
 // TLS names the hub's certificate and key (PEM files).
@@ -98,6 +176,9 @@ type Viewers struct {
 	// see; "*" is the scope of users not listed; a user matched by neither
 	// sees nothing.
 	ProxyScopes map[string][]string `json:"proxy_scopes,omitempty"`
+	// SessionLifetime is how long a sign-in (the cookie /login sets) lasts
+	// (default 30 days).
+	SessionLifetime Duration `json:"session_lifetime,omitempty"`
 }
 
 // ViewerToken is a kiosk or user token. Scope lists entity ids whose
@@ -360,6 +441,20 @@ func (f File) checkSecurity() error {
 	if f.TLS != nil && (f.TLS.Cert == "" || f.TLS.Key == "") {
 		return errors.New("tls needs both \"cert\" and \"key\" (PEM files)")
 	}
+	for i, u := range f.PublicURLs {
+		if _, err := PublicHost(u); err != nil {
+			return fmt.Errorf("public_urls[%d]: %w", i, err)
+		}
+	}
+	if h := f.History; h != nil && (h.MaxAge < 0 || h.MaxChanges < 0) {
+		return errors.New("history: max_age and max_changes must not be negative")
+	}
+	if l := f.Limits; l != nil && (l.ConnectionsPerAddress < 0 || l.HandshakesPerAddress < 0 || l.Handshakes < 0) {
+		return errors.New("limits: values must not be negative")
+	}
+	if v := f.Viewers; v != nil && v.SessionLifetime < 0 {
+		return errors.New("viewers.session_lifetime must not be negative")
+	}
 	v := f.Viewers
 	if v == nil {
 		return nil
@@ -391,6 +486,19 @@ func (f File) checkSecurity() error {
 		return fmt.Errorf("viewers.auth %q: choose \"none\", \"token\" or \"proxy\"", v.Auth)
 	}
 	return nil
+}
+
+// PublicHost returns the host name (lower case, without port) of a
+// public_urls entry such as "https://imaging.example:8443".
+func PublicHost(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a URL: %w", raw, err)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || u.User != nil {
+		return "", fmt.Errorf("%q: write it as https://NAME[:PORT] (the address people and agents use to reach the hub)", raw)
+	}
+	return strings.ToLower(u.Hostname()), nil
 }
 
 // CheckTransport refuses to serve plain HTTP unless asked for: the hub
