@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,8 +16,10 @@ import (
 
 	"imagingstatus/server/api"
 	"imagingstatus/server/config"
+	"imagingstatus/server/connlimit"
 	"imagingstatus/server/hub"
 	"imagingstatus/server/viewerauth"
+	"imagingstatus/server/webapp"
 )
 
 // Options for a hub process.
@@ -27,20 +30,29 @@ type Options struct {
 	App http.Handler
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration
+	// IdleTimeout closes idle keep-alive connections (default 60 s).
+	IdleTimeout time.Duration
+	// Static replaces the embedded web files served at the root
+	// (robots.txt); nil: the embedded ones.
+	Static fs.FS
 }
 
 // Server is a hub process.
 type Server struct {
-	cfg  *config.Config
-	opt  Options
-	hub  *hub.Hub
-	http *http.Server
+	cfg   *config.Config
+	opt   Options
+	hub   *hub.Hub
+	hosts *hostGuard
+	http  *http.Server
 }
 
 // New builds a hub process for a configuration.
 func New(cfg *config.Config, o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 60 * time.Second
 	}
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = 5 * time.Second
@@ -54,17 +66,27 @@ func New(cfg *config.Config, o Options) *Server {
 	mux.Handle("GET "+hub.ViewerPath, auth.Protect(h.ViewerHandler()))
 	mux.Handle("GET /login", auth.Login())
 	mux.Handle("GET /logout", auth.Logout())
+	// go-app would fetch these from the request's own Host and cache the
+	// answer for everyone: they are answered here, from the embedded files.
+	for _, p := range webapp.ProxyResources {
+		mux.Handle(p, webapp.LocalFile(o.Static, p))
+	}
 	if o.App != nil {
 		mux.Handle("/", o.App) // the app shell holds no data; the API behind it is protected
 	}
+	hosts := newHostGuard(h.Config)
 	return &Server{
-		cfg: cfg,
-		opt: o,
-		hub: h,
+		cfg:   cfg,
+		opt:   o,
+		hub:   h,
+		hosts: hosts,
 		http: &http.Server{
-			Handler:           securityHeaders(mux, cfg.Source.TLS != nil),
+			Handler:           hosts.wrap(securityHeaders(mux, cfg.Source.TLS != nil)),
 			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
+			// Idle keep-alive connections hold file descriptors: a client
+			// that opens thousands and goes quiet loses them after a minute.
+			IdleTimeout: o.IdleTimeout,
+			ErrorLog:    slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
 		},
 	}
 }
@@ -77,6 +99,8 @@ func (s *Server) Hub() *hub.Hub { return s.hub }
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	s.hosts.setListener(ln.Addr())
+	ln = connlimit.New(ln, s.cfg.ConnLimits().ConnectionsPerAddress, s.opt.Logger)
 	hubDone := make(chan error, 1)
 	go func() { hubDone <- s.hub.Run(ctx) }()
 	httpDone := make(chan error, 1)
@@ -117,6 +141,7 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (set \"listen\" in the configuration or --listen): %w", addr, err)
 	}
+	logFileLimit(s.opt.Logger)
 	if t := s.cfg.Source.TLS; t != nil {
 		cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
 		if err != nil {

@@ -113,13 +113,14 @@ type wasmFiles struct {
 // resources resolves /web/... to itself and serves the embedded files; go-app
 // hands every /web/ request to a resolver that is also an http.Handler.
 type resources struct {
+	fsys  fs.FS
 	files http.Handler
 	wasm  *wasmFiles
 	hash  string
 }
 
 func newResources(fsys fs.FS) (*resources, error) {
-	r := &resources{files: http.FileServerFS(fsys)}
+	r := &resources{fsys: fsys, files: http.FileServerFS(fsys)}
 	raw, err := fs.ReadFile(fsys, wasmName)
 	switch {
 	case err == nil:
@@ -199,14 +200,46 @@ func (r *resources) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.serveWasm(w, req)
 		return
 	}
-	// The compressed copies are reached only through content negotiation.
-	if strings.HasPrefix(p, wasmName+".") {
+	// The compressed copies are reached only through content negotiation;
+	// folders are never listed.
+	if strings.HasPrefix(p, wasmName+".") || p == "" || strings.HasSuffix(p, "/") || r.isDir(p) {
 		http.NotFound(w, req)
 		return
 	}
 	req2 := req.Clone(req.Context())
 	req2.URL.Path = "/" + p
 	r.files.ServeHTTP(w, req2)
+}
+
+func (r *resources) isDir(p string) bool {
+	st, err := fs.Stat(r.fsys, path.Clean(p))
+	return err == nil && st.IsDir()
+}
+
+// ProxyResources are the paths go-app would fetch from the request's own
+// Host and cache for everyone (a request forgery and a poisoned cache):
+// the hub answers them itself, before go-app sees them.
+var ProxyResources = []string{"/robots.txt", "/sitemap.xml", "/ads.txt"}
+
+// LocalFile serves an embedded file at the site root (robots.txt) or 404,
+// never fetching anything.
+func LocalFile(fsys fs.FS, name string) http.Handler {
+	if fsys == nil {
+		fsys = web.Static()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		b, err := fs.ReadFile(fsys, strings.TrimPrefix(name, "/"))
+		if err != nil {
+			http.NotFound(w, req)
+			return
+		}
+		http.ServeContent(w, req, name, zeroTime, bytes.NewReader(b))
+	})
 }
 
 func (r *resources) serveWasm(w http.ResponseWriter, req *http.Request) {
