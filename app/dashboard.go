@@ -166,6 +166,9 @@ func (d *Dashboard) Render() app.UI {
 				app.Button().Class("btn").Text(t.Reload).OnClick(func(ctx app.Context, e app.Event) { ctx.Reload() }),
 			)
 		}),
+		app.If(d.stateError != "", func() app.UI {
+			return app.P().Class("notice notice--stale").Role("alert").Text(t.StateFileTrouble)
+		}),
 		app.Main().Class("main").Body(d.renderMain(t)),
 	)
 }

@@ -44,6 +44,8 @@ type Batch struct {
 	HubTime    time.Time
 	ReceivedAt time.Time
 	Version    string
+	// StateError comes with a snapshot: the hub cannot write its state file.
+	StateError string
 }
 
 // ViewerURL turns the page's location into the WebSocket address.
@@ -149,6 +151,7 @@ func (c *coalescer) message(m wire.ViewerMessage, at time.Time) {
 			}
 			b.Changes = nil // the snapshot is newer than anything pending
 			b.Version = m.Version
+			b.StateError = m.StateError
 		case wire.TypeChange, wire.TypeChanges:
 			if m.Entity != nil {
 				m.Entities = append(m.Entities, *m.Entity)

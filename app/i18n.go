@@ -44,19 +44,21 @@ type Texts struct {
 	UnknownStatusF, UnknownAction          string
 
 	// Page frame.
-	Brand         string
-	UpdateReady   string
-	Reload        string
-	Connected     string
-	Connecting    string
-	ReconnectingF string // %d attempt, %s ", next try in 4 s" or ""
-	NextTryF      string // %s duration
-	LanguageLabel string // aria label of the language switch
-	SkipToStatus  string
-	Loading       string
-	WasmMissing   string
-	OpenWall      string
-	OpenDashboard string
+	Brand       string
+	UpdateReady string
+	// StateFileTrouble: the hub cannot write its state file.
+	StateFileTrouble string
+	Reload           string
+	Connected        string
+	Connecting       string
+	ReconnectingF    string // %d attempt, %s ", next try in 4 s" or ""
+	NextTryF         string // %s duration
+	LanguageLabel    string // aria label of the language switch
+	SkipToStatus     string
+	Loading          string
+	WasmMissing      string
+	OpenWall         string
+	OpenDashboard    string
 	// Offline start: the last snapshot kept in the browser.
 	StoredSnapshotF string // %s: "5 min ago"
 	HubUnreachable  string
@@ -167,21 +169,22 @@ var english = Texts{
 	NotLinked: "No imaging server", NotLinkedAction: "Link an imaging server to this entity.",
 	UnknownStatusF: "Unknown status %q", UnknownAction: "Reload the page; if this stays, report it to the technical team.",
 
-	Brand:           "Imaging status",
-	UpdateReady:     "A new version of this page is ready.",
-	Reload:          "Reload",
-	Connected:       "Connected to the hub",
-	Connecting:      "Connecting to the hub…",
-	ReconnectingF:   "Reconnecting… (attempt %d%s)",
-	NextTryF:        ", next try in %s",
-	LanguageLabel:   "Language",
-	SkipToStatus:    "Skip to the status",
-	Loading:         "Loading the status of the imaging servers…",
-	WasmMissing:     "The web app (app.wasm) was not built into this hub. Build it with `make wasm`, then rebuild and restart the hub.",
-	OpenWall:        "Wall screen",
-	OpenDashboard:   "Dashboard",
-	StoredSnapshotF: "Showing the last status this browser saw, %s.",
-	HubUnreachable:  "The hub cannot be reached: this is not live.",
+	Brand:            "Imaging status",
+	UpdateReady:      "A new version of this page is ready.",
+	StateFileTrouble: "The hub cannot write its state file (is its disk full?): statuses shown here are live, but their history is not being recorded. Tell the hub's administrator.",
+	Reload:           "Reload",
+	Connected:        "Connected to the hub",
+	Connecting:       "Connecting to the hub…",
+	ReconnectingF:    "Reconnecting… (attempt %d%s)",
+	NextTryF:         ", next try in %s",
+	LanguageLabel:    "Language",
+	SkipToStatus:     "Skip to the status",
+	Loading:          "Loading the status of the imaging servers…",
+	WasmMissing:      "The web app (app.wasm) was not built into this hub. Build it with `make wasm`, then rebuild and restart the hub.",
+	OpenWall:         "Wall screen",
+	OpenDashboard:    "Dashboard",
+	StoredSnapshotF:  "Showing the last status this browser saw, %s.",
+	HubUnreachable:   "The hub cannot be reached: this is not live.",
 
 	NoEntityYet:    "The hub knows no entity yet.",
 	NoSuchEntityF:  "There is no entity %q.",
@@ -289,21 +292,22 @@ var french = Texts{
 	NotLinked: "Aucun serveur d'imagerie", NotLinkedAction: "Liez un serveur d'imagerie à cette entité.",
 	UnknownStatusF: "État inconnu %q", UnknownAction: "Rechargez la page ; si cela persiste, signalez-le à l'équipe technique.",
 
-	Brand:           "État de l'imagerie",
-	UpdateReady:     "Une nouvelle version de cette page est prête.",
-	Reload:          "Recharger",
-	Connected:       "Connecté au hub",
-	Connecting:      "Connexion au hub…",
-	ReconnectingF:   "Reconnexion… (tentative %d%s)",
-	NextTryF:        ", prochain essai dans %s",
-	LanguageLabel:   "Langue",
-	SkipToStatus:    "Aller à l'état",
-	Loading:         "Chargement de l'état des serveurs d'imagerie…",
-	WasmMissing:     "L'application web (app.wasm) n'a pas été intégrée à ce hub. Construisez-la avec `make wasm`, puis reconstruisez et redémarrez le hub.",
-	OpenWall:        "Écran mural",
-	OpenDashboard:   "Tableau de bord",
-	StoredSnapshotF: "Dernier état vu par ce navigateur, %s.",
-	HubUnreachable:  "Le hub est injoignable : ces informations ne sont pas en direct.",
+	Brand:            "État de l'imagerie",
+	UpdateReady:      "Une nouvelle version de cette page est prête.",
+	StateFileTrouble: "Le hub ne peut pas écrire son fichier d'état (disque plein ?) : les statuts affichés sont à jour, mais leur historique n'est pas enregistré. Prévenez l'administrateur du hub.",
+	Reload:           "Recharger",
+	Connected:        "Connecté au hub",
+	Connecting:       "Connexion au hub…",
+	ReconnectingF:    "Reconnexion… (tentative %d%s)",
+	NextTryF:         ", prochain essai dans %s",
+	LanguageLabel:    "Langue",
+	SkipToStatus:     "Aller à l'état",
+	Loading:          "Chargement de l'état des serveurs d'imagerie…",
+	WasmMissing:      "L'application web (app.wasm) n'a pas été intégrée à ce hub. Construisez-la avec `make wasm`, puis reconstruisez et redémarrez le hub.",
+	OpenWall:         "Écran mural",
+	OpenDashboard:    "Tableau de bord",
+	StoredSnapshotF:  "Dernier état vu par ce navigateur, %s.",
+	HubUnreachable:   "Le hub est injoignable : ces informations ne sont pas en direct.",
 
 	NoEntityYet:    "Le hub ne connaît encore aucune entité.",
 	NoSuchEntityF:  "Il n'y a pas d'entité %q.",

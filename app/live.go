@@ -51,13 +51,15 @@ type live struct {
 	stored    bool
 	currentAt time.Time
 	version   string // the hub build that sent the first snapshot
-	savedAt   time.Time
-	dirty     bool
-	checkedAt time.Time // last update check
-	startedAt time.Time // browser clock at init
-	cancel    context.CancelFunc
-	mctx      app.Context
-	inited    bool
+	// stateError: the hub says it cannot write its state file.
+	stateError string
+	savedAt    time.Time
+	dirty      bool
+	checkedAt  time.Time // last update check
+	startedAt  time.Time // browser clock at init
+	cancel     context.CancelFunc
+	mctx       app.Context
+	inited     bool
 	// onStatus, when set, hears of every entity whose status a batch
 	// changed (old is the status shown before).
 	onStatus func(old wire.Status, e wire.Entity)
@@ -228,6 +230,7 @@ func (l *live) apply(b Batch) {
 	}
 	if b.Snapshot != nil {
 		l.stored = false
+		l.stateError = b.StateError
 		switch {
 		case l.version == "":
 			l.version = b.Version

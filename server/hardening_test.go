@@ -17,6 +17,7 @@ import (
 	"imagingstatus/server"
 	"imagingstatus/server/config"
 	"imagingstatus/server/webapp"
+	"imagingstatus/wire"
 )
 
 // startWith starts a hub with the real web app and options of its own.
@@ -230,5 +231,145 @@ func TestOneAddressCannotTakeEveryConnection(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("healthz during the flood: %d", resp.StatusCode)
+	}
+}
+
+// startSrv is startWith returning the server too.
+func startSrv(t *testing.T, cfgJSON string) (*server.Server, string) {
+	t.Helper()
+	cfg, err := config.Parse([]byte(cfgJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(cfg, server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return srv, "http://" + ln.Addr().String()
+}
+
+// signedInStream signs in with token and opens the live stream.
+func signedInStream(t *testing.T, base, token string) *websocket.Conn {
+	t.Helper()
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(base + "/login?token=" + token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	hdr := http.Header{"Origin": {base}}
+	for _, c := range resp.Cookies() {
+		if c.Value == token {
+			t.Fatal("the cookie carries the token itself")
+		}
+		hdr.Add("Cookie", c.Name+"="+c.Value)
+	}
+	ws, wresp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/api/v1/ws", hdr)
+	if err != nil {
+		t.Fatalf("stream for %s: %v", token, err)
+	}
+	wresp.Body.Close()
+	t.Cleanup(func() { ws.Close() })
+	return ws
+}
+
+func snapshotIDs(t *testing.T, ws *websocket.Conn) string {
+	t.Helper()
+	for {
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var m wire.ViewerMessage
+		if err := ws.ReadJSON(&m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Type != wire.TypeSnapshot {
+			continue
+		}
+		var ids []string
+		for _, e := range m.Entities {
+			ids = append(ids, e.ID)
+		}
+		return strings.Join(ids, ",")
+	}
+}
+
+const reloadCfg = `{"plain_http":true,"viewers":{"auth":"token","tokens":[%TOKENS%]},
+	"entities":[{"id":"UUID0","name":"General"},{"id":"UUID1","name":"Public","parent":"UUID0"},
+	{"id":"UUID3","name":"Private","parent":"UUID0"}]}`
+
+func tokensCfg(entries ...string) string {
+	return strings.Replace(reloadCfg, "%TOKENS%", strings.Join(entries, ","), 1)
+}
+
+func tokenEntry(name, token, scope string) string {
+	e := `{"name":"` + name + `","token_sha256":"` + config.HashToken(token) + `"`
+	if scope != "" {
+		e += `,"scope":["` + scope + `"]`
+	}
+	return e + "}"
+}
+
+// TestReloadClosesAndRescopesLiveStreams: removing a viewer token closes
+// its streams, rescoping one applies to its stream, both within a second;
+// a reload that changes viewers.auth is refused.
+func TestReloadClosesAndRescopesLiveStreams(t *testing.T) {
+	srv, base := startSrv(t, tokensCfg(tokenEntry("ops", "ops-token", ""), tokenEntry("wall", "wall-token", "UUID1")))
+	ops := signedInStream(t, base, "ops-token")
+	wall := signedInStream(t, base, "wall-token")
+	if got := snapshotIDs(t, ops); got != "UUID0,UUID1,UUID3" {
+		t.Fatalf("ops sees %s", got)
+	}
+	if got := snapshotIDs(t, wall); got != "UUID1" {
+		t.Fatalf("wall sees %s", got)
+	}
+
+	next, err := config.Parse([]byte(tokensCfg(tokenEntry("wall", "wall-token", "UUID3"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	if err := srv.Hub().Reload(context.Background(), next); err != nil {
+		t.Fatal(err)
+	}
+	// The removed token's stream is closed.
+	_ = ops.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err := ops.ReadMessage(); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("the stream of a removed token is still open")
+			}
+			break
+		}
+	}
+	if d := time.Since(began); d > time.Second {
+		t.Fatalf("removed token's stream closed after %v, want within 1 s", d)
+	}
+	// The rescoped one sees only its new scope.
+	if got := snapshotIDs(t, wall); got != "UUID3" {
+		t.Fatalf("rescoped stream sees %s, want UUID3", got)
+	}
+	if d := time.Since(began); d > time.Second {
+		t.Fatalf("rescoped after %v, want within 1 s", d)
+	}
+
+	// Dropping the viewers section would open everything: refused.
+	open, err := config.Parse([]byte(`{"plain_http":true,"entities":[{"id":"UUID0","name":"General"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Hub().Reload(context.Background(), open); err == nil || !strings.Contains(err.Error(), "restart") {
+		t.Fatalf("reload to viewers.auth none: %v, want a refusal that says to restart", err)
+	}
+	resp, err := http.Get(base + "/api/v1/entities")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("after a refused reload the API answers %d to a stranger, want 401", resp.StatusCode)
 	}
 }

@@ -30,6 +30,9 @@ type Options struct {
 	App http.Handler
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration
+	// Sessions keeps viewer sign-ins (StoreSessions of the state file); nil
+	// keeps them in memory, lost on restart.
+	Sessions viewerauth.Sessions
 	// IdleTimeout closes idle keep-alive connections (default 60 s).
 	IdleTimeout time.Duration
 	// Static replaces the embedded web files served at the root
@@ -58,8 +61,10 @@ func New(cfg *config.Config, o Options) *Server {
 		o.ShutdownTimeout = 5 * time.Second
 	}
 	o.Hub.Logger = o.Logger
+	var auth *viewerauth.Auth
+	o.Hub.Refresh = func(who viewerauth.Identity) (viewerauth.Identity, bool) { return auth.Refresh(who) }
 	h := hub.New(cfg, o.Hub)
-	auth := viewerauth.New(h.Config, cfg.Source.TLS != nil)
+	auth = viewerauth.NewWithOptions(viewerauth.Options{Config: h.Config, Secure: cfg.Source.TLS != nil, Sessions: o.Sessions, Logger: o.Logger})
 	mux := http.NewServeMux()
 	api.Register(mux, h, o.Logger, auth.Protect)
 	mux.Handle("GET "+hub.AgentPath, h.AgentHandler()) // agents carry their own token

@@ -293,9 +293,12 @@ func DecodeViewerRequest(b []byte) (ViewerRequest, error) {
 // ViewerMessage is a frame on the viewer socket: a full snapshot on connect,
 // then one change per entity whose view changed.
 type ViewerMessage struct {
-	Type     string    `json:"type"`
-	HubTime  time.Time `json:"hub_time"`
-	Version  string    `json:"version,omitempty"` // hub build, to offer a reload
-	Entities []Entity  `json:"entities,omitempty"`
-	Entity   *Entity   `json:"entity,omitempty"`
+	Type    string    `json:"type"`
+	HubTime time.Time `json:"hub_time"`
+	Version string    `json:"version,omitempty"` // hub build, to offer a reload
+	// StateError, in a snapshot, says the hub cannot write its state file
+	// (changes are shown live but not yet recorded).
+	StateError string   `json:"state_error,omitempty"`
+	Entities   []Entity `json:"entities,omitempty"`
+	Entity     *Entity  `json:"entity,omitempty"`
 }

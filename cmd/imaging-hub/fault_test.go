@@ -905,7 +905,7 @@ func TestFaultThousandAgentsReconnectAfterRestart(t *testing.T) {
 	dir := t.TempDir()
 	tokens := make([]string, agents)
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, `{"listen":"127.0.0.1:0","plain_http":true,"interval":"%s","missed_pings":3,"entities":[`, hubEvery)
+	fmt.Fprintf(&cfg, `{"listen":"127.0.0.1:0","plain_http":true,"interval":"%s","missed_pings":3,"limits":{"connections_per_address":100000},"entities":[`, hubEvery)
 	for i := range agents {
 		tok, hash, err := config.GenerateToken()
 		if err != nil {

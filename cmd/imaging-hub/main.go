@@ -109,7 +109,7 @@ func serve(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv := server.New(cfg, server.Options{Logger: log, App: app, Hub: hopt})
+	srv := server.New(cfg, server.Options{Logger: log, App: app, Hub: hopt, Sessions: server.StoreSessions(st)})
 
 	var runner *link.Runner
 	if mc, ok, err := medullaConfig(cfg.Source.Medulla, "", "", ""); err != nil {

@@ -20,6 +20,9 @@ type Source interface {
 	Entity(ctx context.Context, id string) (wire.Entity, bool, error)
 	History(id string, limit int) ([]store.Change, error)
 	Config() *config.Config
+	// Health says why the hub cannot do its job fully (the state file
+	// cannot be written), nil when it can.
+	Health() error
 }
 
 // Readiness is the body of the readiness endpoint.
@@ -83,6 +86,12 @@ func Register(mux *http.ServeMux, src Source, log *slog.Logger, protect func(htt
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if err := src.Health(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(err.Error() + "\n"))
+			return
+		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
 }

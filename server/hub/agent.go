@@ -4,15 +4,17 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"imagingstatus/server/ratelimit"
 	"imagingstatus/server/state"
 	"imagingstatus/wire"
 )
@@ -106,70 +108,134 @@ func writeClose(c *websocket.Conn, code int, reason string) {
 	_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 }
 
-// AgentHandler accepts agent connections: the token in the Authorization
-// header, then a hello naming the entity, then reports.
+// AgentHandler accepts agent connections. An agent names its entity in
+// the upgrade request (wire.EntityHeader) beside its token, so a stranger is
+// refused before any WebSocket exists and never gets to send a byte more.
+// An older agent that names it only in its hello gets a socket whose reads
+// are capped at helloLimit until its token is checked, within caps on such
+// handshakes per address and overall.
 func (h *Hub) AgentHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip := sourceIP(r)
-		if !h.auth.allow(ip) {
-			w.Header().Set("Retry-After", fmt.Sprint(int(h.opt.AuthWindow.Seconds())))
-			http.Error(w, "too many refused agent handshakes from this address; retry later", http.StatusTooManyRequests)
+		ip := ratelimit.AddrOf(r)
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			token = ""
+		}
+		entity := r.Header.Get(wire.EntityHeader)
+		if entity != "" {
+			// A valid token is always admitted, whatever others did from
+			// its address; only failures are counted.
+			if !h.config().CheckToken(entity, token) {
+				h.refuseRequest(w, ip, entity)
+				return
+			}
+			h.acceptAgent(w, r, ip, token, entity, nil)
 			return
 		}
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
-			h.auth.fail(ip)
+		if !h.auth.Allow(ip) {
+			h.auth.Fail(ip) // counted, so the summary line shows the whole flood
+			tooMany(w, h.auth.RetryAfter())
+			return
+		}
+		if token == "" {
+			h.auth.Fail(ip)
 			http.Error(w, "missing header Authorization: Bearer <agent token>", http.StatusUnauthorized)
 			return
 		}
-		conn, err := agentUpgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return // the upgrader has answered with the reason
-		}
-		if !h.track() {
-			writeClose(conn, websocket.CloseGoingAway, "hub shutting down")
-			_ = conn.Close()
+		slot, ok := h.pending.acquire(ip, h.config().ConnLimits())
+		if !ok {
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "too many agent handshakes waiting; retry later", http.StatusServiceUnavailable)
 			return
 		}
-		defer h.wg.Done()
-		h.serveAgent(conn, ip, token)
+		defer slot.release()
+		h.acceptAgent(w, r, ip, token, "", slot)
 	})
 }
 
-// track counts a goroutine that Run must wait for; false once Run is ending.
-func (h *Hub) track() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.stopping {
-		return false
+// refuseRequest answers an upgrade request whose token does not match the
+// entity it names. The answer is the same whether the entity is unknown,
+// has no server, or has another token: nothing to enumerate.
+func (h *Hub) refuseRequest(w http.ResponseWriter, ip netip.Addr, entity string) {
+	h.auth.Fail(ip)
+	if !h.auth.Allow(ip) {
+		tooMany(w, h.auth.RetryAfter())
+		return
 	}
-	h.wg.Add(1)
-	return true
+	h.refused(ip, entity, reasonTokenRejected, "")
+	http.Error(w, reasonTokenRejected+" for the entity named in "+wire.EntityHeader, http.StatusUnauthorized)
 }
 
-func (h *Hub) serveAgent(conn *websocket.Conn, ip, token string) {
-	conn.SetReadLimit(wire.MaxAgentFrame)
+func tooMany(w http.ResponseWriter, retry time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(retry.Seconds()))))
+	http.Error(w, "too many refused agent handshakes from this address or its network; retry later", http.StatusTooManyRequests)
+}
+
+// acceptAgent upgrades the request and serves the session; entity is set
+// when the token was checked already.
+func (h *Hub) acceptAgent(w http.ResponseWriter, r *http.Request, ip netip.Addr, token, entity string, slot *handshakeSlot) {
+	conn, err := agentUpgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered with the reason
+	}
+	if !h.track() {
+		writeClose(conn, websocket.CloseGoingAway, reasonShutdown)
+		_ = conn.Close()
+		return
+	}
+	defer h.wg.Done()
+	h.serveAgent(conn, ip, token, entity, slot)
+}
+
+// helloLimit caps what a peer may send before its token is checked: a
+// hello is a few hundred bytes.
+const helloLimit = 4 << 10
+
+// serveAgent reads the hello, checks it, and serves the session; slot is
+// the unauthenticated handshake's place (nil when the token was checked on
+// the upgrade request), given back once the hello is judged.
+func (h *Hub) serveAgent(conn *websocket.Conn, ip netip.Addr, token, checked string, slot *handshakeSlot) {
+	conn.SetReadLimit(helloLimit)
 	_ = conn.SetReadDeadline(h.now().Add(h.opt.HelloTimeout))
 	_, msg, err := conn.ReadMessage()
 	if err != nil {
-		h.auth.fail(ip)
+		if checked == "" {
+			h.auth.Fail(ip)
+		}
+		slot.release()
 		_ = conn.Close()
 		return
 	}
 	hello, err := wire.DecodeHello(msg)
+	slot.release()
 	if err != nil {
-		h.refuse(conn, ip, claimedEntity(msg), "malformed hello: "+err.Error())
+		// Attributed to the entity it claims only as a fixed reason, and as
+		// "token rejected" unless the token is that entity's.
+		claimed := checked
+		if claimed == "" {
+			claimed = claimedEntity(msg)
+		}
+		reason := reasonTokenRejected
+		if claimed != "" && h.config().CheckToken(claimed, token) {
+			reason = reasonMalformedHello
+			if strings.Contains(err.Error(), "protocol version") {
+				reason = reasonProtocol
+			}
+		}
+		h.refuse(conn, ip, claimed, reason, err.Error())
 		return
 	}
-	if e, ok := h.config().Lookup(hello.Entity); !ok || e.Server == nil {
-		// Not attributed to any entity: nobody's status changes for it.
-		h.refuse(conn, ip, "", "entity "+hello.Entity+" has no imaging server in the hub configuration")
+	if checked != "" && hello.Entity != checked {
+		h.refuse(conn, ip, checked, reasonEntityMismatch, "")
 		return
 	}
-	if !h.config().CheckToken(hello.Entity, token) {
-		h.refuse(conn, ip, hello.Entity, "agent token rejected for entity "+hello.Entity)
+	if checked == "" && !h.config().CheckToken(hello.Entity, token) {
+		// Unknown entity, entity without a server, or a wrong token: one
+		// answer, so that entity ids cannot be enumerated.
+		h.refuse(conn, ip, hello.Entity, reasonTokenRejected, "")
 		return
 	}
+	conn.SetReadLimit(wire.MaxAgentFrame)
 
 	s := &agentSession{entity: hello.Entity, conn: conn, tokenHash: sha256.Sum256([]byte(token))}
 	h.mu.Lock()
@@ -186,11 +252,11 @@ func (h *Hub) serveAgent(conn *websocket.Conn, ip, token string) {
 	h.post(func(l *loop) {
 		replaced, changed := l.m.Connect(s.entity, s.id, hello, now)
 		if replaced != 0 {
-			h.closeSession(replaced, "replaced by a newer connection from the same imaging server")
+			h.closeSession(replaced, reasonReplaced)
 		}
 		l.publish(changed)
 	})
-	h.log.Info("agent connected", "entity", hello.Entity, "host", hello.Hostname, "agent_version", hello.AgentVersion, "remote", ip, "session", s.id)
+	h.log.Info("agent connected", "entity", hello.Entity, "host", logDetail(hello.Hostname), "agent_version", logDetail(hello.AgentVersion), "remote", ip.String(), "session", s.id)
 
 	stopPing := make(chan struct{})
 	var pingWG sync.WaitGroup
@@ -199,15 +265,16 @@ func (h *Hub) serveAgent(conn *websocket.Conn, ip, token string) {
 		defer pingWG.Done()
 		h.pingLoop(conn, stopPing)
 	}()
-	reason := h.readAgent(s)
+	reason, detail := h.readAgent(s)
 	close(stopPing)
 	pingWG.Wait()
 	s.close(websocket.CloseNormalClosure, reason)
-	h.log.Info("agent disconnected", "entity", s.entity, "session", s.id, "reason", reason)
+	h.log.Info("agent disconnected", "entity", s.entity, "session", s.id, "reason", reason, "detail", logDetail(detail))
 }
 
-// readAgent reads reports until the connection ends and says why it ended.
-func (h *Hub) readAgent(s *agentSession) string {
+// readAgent reads reports until the connection ends and says why it ended:
+// a fixed reason for the entity, and the detail for the log.
+func (h *Hub) readAgent(s *agentSession) (reason, detail string) {
 	deadline := h.config().Deadline()
 	conn := s.conn
 	_ = conn.SetReadDeadline(h.now().Add(deadline))
@@ -224,15 +291,15 @@ func (h *Hub) readAgent(s *agentSession) string {
 		if err != nil {
 			reason := endReason(err, s.closedReason(), deadline)
 			h.post(func(l *loop) { l.publish(l.m.Disconnect(s.entity, s.id, reason, now)) })
-			return reason
+			return reason, err.Error()
 		}
 		_ = conn.SetReadDeadline(now.Add(deadline))
 		if !budget.take() {
-			return h.dropMalformed(s, now, fmt.Sprintf("too many messages (more than %d per %v)", h.opt.MessagesPerInterval, h.config().Interval))
+			return h.dropMalformed(s, now, reasonFlood(h.opt.MessagesPerInterval, h.config().Interval), ""), ""
 		}
 		rep, err := wire.DecodeReport(msg)
 		if err != nil {
-			return h.dropMalformed(s, now, "malformed report: "+err.Error())
+			return h.dropMalformed(s, now, reasonMalformedReport, err.Error()), err.Error()
 		}
 		h.queue(s, &rep, now)
 	}
@@ -240,8 +307,8 @@ func (h *Hub) readAgent(s *agentSession) string {
 
 // dropMalformed closes a session that broke the protocol: the entity shows
 // Connection error with the reason (no live session remains to override).
-func (h *Hub) dropMalformed(s *agentSession, now time.Time, reason string) string {
-	h.log.Warn("agent session closed", "entity", s.entity, "session", s.id, "reason", reason)
+func (h *Hub) dropMalformed(s *agentSession, now time.Time, reason, detail string) string {
+	h.log.Warn("agent session closed", "entity", s.entity, "session", s.id, "reason", reason, "detail", logDetail(detail))
 	s.close(websocket.ClosePolicyViolation, reason)
 	h.post(func(l *loop) {
 		l.publish(l.m.Disconnect(s.entity, s.id, reason, now))
@@ -257,23 +324,31 @@ func endReason(err error, ours string, deadline time.Duration) string {
 	case ours != "":
 		return ours
 	case errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway):
-		return "the agent closed its connection (shutdown)"
+		return reasonAgentClosed
 	case errors.As(err, &ne) && ne.Timeout():
-		return "no answer from the agent within " + deadline.String() + " (missed pings)"
+		return reasonMissedPings(deadline)
 	case errors.Is(err, websocket.ErrReadLimit):
-		return fmt.Sprintf("message larger than %d bytes", wire.MaxAgentFrame)
+		return reasonTooLarge
 	default:
-		return "connection to the agent lost: " + err.Error()
+		return reasonConnectionLost
 	}
 }
 
-// refuse closes a handshake that failed and, when it names a linked entity,
-// records it (Connection error only while no session is live).
-func (h *Hub) refuse(conn *websocket.Conn, ip, entity, reason string) {
-	h.auth.fail(ip)
-	h.log.Warn("agent handshake refused", "remote", ip, "entity", entity, "reason", reason)
+// refuse closes a handshake that failed and records it.
+func (h *Hub) refuse(conn *websocket.Conn, ip netip.Addr, entity, reason, detail string) {
+	h.auth.Fail(ip)
 	writeClose(conn, websocket.ClosePolicyViolation, reason)
 	_ = conn.Close()
+	h.refused(ip, entity, reason, detail)
+}
+
+// refused logs a refusal (identical ones coalesced) and, when it names an
+// entity linked to a server, shows it there as Connection error, only while
+// no session of that server is live and only until the deadline.
+func (h *Hub) refused(ip netip.Addr, entity, reason, detail string) {
+	if n, ok := h.refusals.note(entity, reason, h.now()); ok {
+		h.log.Warn("agent handshake refused", "remote", ip.String(), "entity", logEntity(entity), "reason", reason, "detail", logDetail(detail), "identical_since_last_line", n)
+	}
 	if entity == "" {
 		return
 	}
@@ -344,10 +419,13 @@ func (h *Hub) closeSessions(reason string) {
 	}
 }
 
-func sourceIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// track counts a goroutine that Run must wait for; false once Run is ending.
+func (h *Hub) track() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopping {
+		return false
 	}
-	return host
+	h.wg.Add(1)
+	return true
 }

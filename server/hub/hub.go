@@ -17,8 +17,10 @@ import (
 	"github.com/gorilla/websocket"
 
 	"imagingstatus/server/config"
+	"imagingstatus/server/ratelimit"
 	"imagingstatus/server/state"
 	"imagingstatus/server/store"
+	"imagingstatus/server/viewerauth"
 	"imagingstatus/wire"
 )
 
@@ -36,14 +38,24 @@ type Options struct {
 	ViewerWriteTimeout time.Duration
 	// HelloTimeout bounds the wait for an agent's hello.
 	HelloTimeout time.Duration
-	// AuthFailures and AuthWindow limit refused handshakes per source address.
+	// AuthFailures and AuthWindow limit refused handshakes per source
+	// address (and five times as many per /24 or /64).
 	AuthFailures int
 	AuthWindow   time.Duration
 	// MessagesPerInterval bounds frames an agent may send per interval.
 	MessagesPerInterval int
 	// Store keeps the last known states and the history of status changes
 	// (nil: nothing survives a restart).
-	Store *store.Store
+	Store Store
+	// Refresh re-checks a live viewer's identity after a reload: false
+	// closes its stream (its token was removed), otherwise its scope is
+	// applied at once (viewerauth.Auth.Refresh). Nil: streams keep theirs.
+	Refresh func(viewerauth.Identity) (viewerauth.Identity, bool)
+	// PruneEvery is how often the history retention runs (default 1 h).
+	PruneEvery time.Duration
+	// RetryMax bounds the wait between retries of a failed state-file write
+	// (default 5 s).
+	RetryMax time.Duration
 	// RestoreGrace is how long last known states stay shown, marked stale,
 	// after a restart while agents reconnect (default 60 s: the agents'
 	// longest backoff).
@@ -52,6 +64,19 @@ type Options struct {
 	// (status changes are written at once).
 	SaveEvery time.Duration
 }
+
+// Store is the state file as the hub uses it (*store.Store).
+type Store interface {
+	LastKnown() (map[string]wire.Entity, error)
+	Record(changes []store.Change, views []wire.Entity) error
+	SaveViews(views []wire.Entity) error
+	History(entity string, limit int) ([]store.Change, error)
+	PruneHistory(now time.Time, maxAge time.Duration, maxPerEntity int) (int, error)
+}
+
+// maxHeld bounds the status changes waiting for the state file while it
+// cannot be written; past it the oldest are dropped, counted and logged.
+const maxHeld = 100_000
 
 // Hub is the live hub. Create with New, then Run it.
 type Hub struct {
@@ -63,13 +88,19 @@ type Hub struct {
 	evts chan func(*loop)
 	done chan struct{} // closed when Run returns
 
-	auth *failLimiter
+	auth     *ratelimit.Limiter // refused agent handshakes per address and network
+	pending  pendingHandshakes  // agent handshakes not authenticated yet
+	refusals refusalLog
 
 	mu       sync.Mutex // guards sessions (read by handlers to close them)
 	sessions map[state.SessionID]*agentSession
 	nextID   state.SessionID
 	stopping bool           // set when Run ends: no new goroutine is tracked
 	wg       sync.WaitGroup // session and viewer goroutines
+
+	// storeErr says why the state file cannot be written, nil when it can
+	// (set by the recorder and the saver, read by /healthz and the loop).
+	storeErr atomic.Pointer[string]
 }
 
 // loop is the state owned by Run.
@@ -94,18 +125,32 @@ type loop struct {
 	// in the next one (group commit). The entities concerned wait for their
 	// commit before viewers hear of them (a change shown is a change kept);
 	// the others go out at once.
-	held      []state.Transition
-	heldIDs   map[string]bool // changes not yet handed to the recorder
-	inflight  map[string]bool // changes being committed
-	recording bool
-	records   chan recordJob
-	recorded  chan struct{}
+	held       []state.Transition
+	heldIDs    map[string]bool // changes not yet handed to the recorder
+	inflight   map[string]bool // changes being committed
+	recording  bool
+	records    chan recordJob
+	recorded   chan struct{}
+	stopRec    chan struct{}  // closed at shutdown: the recorder stops retrying
+	unrecorded chan recordJob // the job the recorder gave up at shutdown
+	dropped    int            // changes dropped unrecorded past maxHeld
+	storeBad   bool           // the state file could not be written (as last told to viewers)
 }
 
 // recordJob is one commit of status changes.
 type recordJob struct {
 	changes []store.Change
 	views   []wire.Entity
+}
+
+// heldBack turns a job that could not be committed back into held
+// changes, for the final write at shutdown.
+func (j recordJob) heldBack() []state.Transition {
+	out := make([]state.Transition, len(j.changes))
+	for i, c := range j.changes {
+		out[i] = state.Transition{Entity: c.Entity, At: c.At, From: c.From, To: c.To, Reason: c.Reason}
+	}
+	return out
 }
 
 // encoded is an entity's view as JSON, in full and as a summary.
@@ -143,6 +188,12 @@ func New(cfg *config.Config, o Options) *Hub {
 	if o.SaveEvery == 0 {
 		o.SaveEvery = 30 * time.Second
 	}
+	if o.PruneEvery == 0 {
+		o.PruneEvery = time.Hour
+	}
+	if o.RetryMax == 0 {
+		o.RetryMax = 5 * time.Second
+	}
 	h := &Hub{
 		opt: o,
 		log: o.Logger,
@@ -150,9 +201,11 @@ func New(cfg *config.Config, o Options) *Hub {
 		// Each session queues at most one event at a time (its newest report
 		// and frame time are coalesced), so this rarely fills; when it does,
 		// readers wait instead of the hub dropping anything.
-		evts:     make(chan func(*loop), 1<<16),
-		done:     make(chan struct{}),
-		auth:     newFailLimiter(o.AuthFailures, o.AuthWindow, o.Now),
+		evts: make(chan func(*loop), 1<<16),
+		done: make(chan struct{}),
+		auth: ratelimit.New(ratelimit.Options{Name: "agent handshakes", PerAddress: o.AuthFailures,
+			PerNetwork: 5 * o.AuthFailures, Window: o.AuthWindow, Logger: o.Logger, Now: o.Now}),
+		refusals: refusalLog{window: time.Minute},
 		sessions: make(map[state.SessionID]*agentSession),
 	}
 	h.cfg.Store(cfg)
@@ -165,11 +218,17 @@ func (h *Hub) config() *config.Config { return h.cfg.Load() }
 // is no longer linked, or whose token no longer matches, are closed (a
 // revoked token stops speaking at once), and viewers get a new snapshot.
 func (h *Hub) Reload(ctx context.Context, cfg *config.Config) error {
+	if from, to := viewerMode(h.config()), viewerMode(cfg); from != to {
+		err := fmt.Errorf("configuration not reloaded: viewers.auth changes from %q to %q, which needs a restart of the hub (nothing was changed)", from, to)
+		h.log.Error("configuration reload refused", "err", err)
+		return err
+	}
 	ok := h.do(ctx, func(l *loop) {
 		h.cfg.Store(cfg)
+		l.refreshViewers()
 		now := h.now()
 		for _, id := range l.m.SetConfig(cfg, now) {
-			h.closeSession(id, "imaging server no longer linked in the hub configuration")
+			h.closeSession(id, reasonUnlinked)
 		}
 		h.mu.Lock()
 		var revoked []*agentSession
@@ -180,7 +239,7 @@ func (h *Hub) Reload(ctx context.Context, cfg *config.Config) error {
 		}
 		h.mu.Unlock()
 		for _, s := range revoked {
-			h.closeAsync(s, websocket.ClosePolicyViolation, "agent token revoked by a configuration change")
+			h.closeAsync(s, websocket.ClosePolicyViolation, reasonRevoked)
 		}
 		l.snapshotAll()
 	})
@@ -189,6 +248,34 @@ func (h *Hub) Reload(ctx context.Context, cfg *config.Config) error {
 	}
 	h.log.Info("configuration reloaded", "entities", len(cfg.Entities))
 	return nil
+}
+
+// viewerMode is the viewer authentication in force ("none" when unset).
+func viewerMode(c *config.Config) string {
+	if v := c.Source.Viewers; v != nil && v.Auth != "" {
+		return v.Auth
+	}
+	return config.ViewerAuthNone
+}
+
+// refreshViewers re-checks every live stream's identity against the new
+// configuration: a removed token's streams are closed, a rescoped one sees
+// its new scope in the snapshot that follows.
+func (l *loop) refreshViewers() {
+	if l.h.opt.Refresh == nil {
+		return
+	}
+	for v := range l.viewers {
+		who, ok := l.h.opt.Refresh(v.who)
+		if !ok {
+			delete(l.viewers, v)
+			writeClose(v.conn, websocket.ClosePolicyViolation, "viewer sign-in revoked by a configuration change")
+			v.close()
+			continue
+		}
+		v.who = who
+		v.allow = viewerauth.FilterFor(who, l.h.config)
+	}
 }
 
 // SetMedulla publishes the figures read from Medulla's databases; only the
@@ -213,43 +300,30 @@ func (h *Hub) Run(ctx context.Context) error {
 		}
 		l.m.Restore(last, now, now.Add(h.opt.RestoreGrace))
 		h.log.Info("last known states restored, marked stale until agents reconnect", "entities", len(last), "grace", h.opt.RestoreGrace)
-		l.records, l.recorded = make(chan recordJob, 1), make(chan struct{})
-		go func() {
-			defer close(l.recorded)
-			for job := range l.records {
-				start := time.Now()
-				if err := st.Record(job.changes, job.views); err != nil {
-					h.log.Error("status changes not recorded in the state file", "changes", len(job.changes), "err", err)
-				}
-				if took := time.Since(start); took > 100*time.Millisecond {
-					h.log.Warn("slow write of status changes to the state file", "changes", len(job.changes), "took", took)
-				}
-				h.post(func(l *loop) { l.committed() })
-			}
-		}()
+		l.records, l.recorded, l.stopRec = make(chan recordJob, 1), make(chan struct{}), make(chan struct{})
+		l.unrecorded = make(chan recordJob, 1)
+		go h.recorder(st, l.records, l.recorded, l.stopRec, l.unrecorded)
 		l.saves, l.savesDone = make(chan []wire.Entity, 1), make(chan struct{})
-		go func() {
-			defer close(l.savesDone)
-			for views := range l.saves {
-				// Small transactions, so the loop's own Record never waits long
-				// behind a big one for bbolt's single writer.
-				for len(views) > 0 {
-					n := min(len(views), 256)
-					if err := st.SaveViews(views[:n]); err != nil {
-						h.log.Error("last known states not saved", "err", err)
-					}
-					views = views[n:]
-				}
-			}
-		}()
+		go h.saver(st, l.saves, l.savesDone)
+		pruneCtx, stopPrune := context.WithCancel(context.Background())
+		pruneDone := make(chan struct{})
+		go func() { defer close(pruneDone); h.pruner(pruneCtx, st) }()
+		defer func() { stopPrune(); <-pruneDone }()
 	}
 	t := time.NewTicker(h.opt.Tick)
 	defer t.Stop()
 	defer func() {
 		if l.records != nil {
-			// Let the commit under way finish, then write what is held.
+			// Let the commit under way finish (one more try if it is
+			// failing), then write what is held.
+			close(l.stopRec)
 			close(l.records)
 			<-l.recorded
+			select {
+			case j := <-l.unrecorded:
+				l.held = append(j.heldBack(), l.held...)
+			default:
+			}
 			l.recording, l.records = false, nil
 			clear(l.inflight)
 		}
@@ -266,7 +340,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		for v := range l.viewers {
 			v.close()
 		}
-		h.closeSessions("hub shutting down")
+		h.closeSessions(reasonShutdown)
 		h.wg.Wait()
 	}()
 	for {
@@ -295,8 +369,8 @@ func (h *Hub) Run(ctx context.Context) error {
 			now := h.now()
 			l.publish(l.m.Tick(now))
 			for entity, id := range l.m.Expired(now) {
-				h.closeSession(id, "no answer to pings within the deadline")
-				l.publish(l.m.Disconnect(entity, id, "no answer from the agent within "+h.config().Deadline().String()+" (missed pings)", now))
+				h.closeSession(id, reasonNoPong)
+				l.publish(l.m.Disconnect(entity, id, reasonMissedPings(h.config().Deadline()), now))
 			}
 			l.flush()
 			if now.Sub(l.lastSave) >= h.opt.SaveEvery {
@@ -395,6 +469,11 @@ func (l *loop) snapshot(v *viewer) []byte {
 	buf.Write(ts)
 	buf.WriteString(`,"version":`)
 	buf.Write(ver)
+	if e := l.h.storeErr.Load(); e != nil {
+		msg, _ := json.Marshal(*e)
+		buf.WriteString(`,"state_error":`)
+		buf.Write(msg)
+	}
 	buf.WriteString(`,"entities":[`)
 	n := 0
 	for _, e := range l.h.config().Entities {
@@ -467,7 +546,7 @@ func (l *loop) flush() {
 	}
 	kept := l.outOrder[:0]
 	for _, id := range l.outOrder {
-		if l.heldIDs[id] || l.inflight[id] { // waits for its status change to be on disk
+		if (l.heldIDs[id] || l.inflight[id]) && !l.storeBad { // waits for its status change to be on disk
 			kept = append(kept, id)
 			continue
 		}
@@ -493,6 +572,11 @@ func (l *loop) record() {
 			l.heldIDs[t.Entity] = true
 		}
 		l.held = append(l.held, tr...)
+		if over := len(l.held) - maxHeld; over > 0 {
+			l.dropped += over
+			l.held = append(l.held[:0], l.held[over:]...)
+			l.h.log.Error("status changes dropped unrecorded: the state file cannot be written and the queue is full", "dropped", over, "dropped_total", l.dropped, "queued", len(l.held))
+		}
 	}
 	if len(l.held) == 0 || l.recording {
 		return
@@ -512,7 +596,7 @@ func (l *loop) record() {
 	clear(l.heldIDs)
 	if l.records == nil {
 		if err := st.Record(job.changes, job.views); err != nil {
-			l.h.log.Error("status changes not recorded in the state file", "changes", len(job.changes), "err", err)
+			l.h.log.Error("status changes not recorded in the state file at shutdown", "changes", len(job.changes), "err", err)
 		}
 		clear(l.inflight)
 		return
@@ -527,6 +611,17 @@ func (l *loop) committed() {
 	l.recording = false
 	clear(l.inflight)
 	l.flush()
+}
+
+// storeHealth tells viewers when the state file stops or starts being
+// writable again: a fresh snapshot carries the state.
+func (l *loop) storeHealth() {
+	bad := l.h.storeErr.Load() != nil
+	if bad == l.storeBad {
+		return
+	}
+	l.storeBad = bad
+	l.snapshotAll()
 }
 
 // send encodes one entity once and queues it to every viewer allowed to see
@@ -577,6 +672,14 @@ func (l *loop) save(final bool) {
 		clear(l.dirty)
 	default: // the previous save is still being written: try next time
 	}
+}
+
+// Health says why the state file cannot be written, nil when all is well.
+func (h *Hub) Health() error {
+	if e := h.storeErr.Load(); e != nil {
+		return errors.New(*e)
+	}
+	return nil
 }
 
 // History returns an entity's recorded status changes, newest first.

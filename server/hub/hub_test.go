@@ -34,13 +34,23 @@ type testHub struct {
 	stop func()
 }
 
+const testEntities = `"entities":[
+		{"id":"UUID0","name":"General","server":{"name":"srv-general","token_sha256":"` + "%A%" + `"}},
+		{"id":"UUID1","name":"Public","parent":"UUID0"},
+		{"id":"UUID2","name":"Lab","parent":"UUID0","server":{"name":"srv-lab","token_sha256":"` + "%B%" + `"}},
+		{"id":"UUID9","name":"Alone"}]`
+
 func start(t *testing.T, o hub.Options) *testHub {
 	t.Helper()
-	cfg, err := config.Parse([]byte(`{"interval":"100ms","missed_pings":3,"entities":[
-		{"id":"UUID0","name":"General","server":{"name":"srv-general","token_sha256":"` + config.HashToken(tokenA) + `"}},
-		{"id":"UUID1","name":"Public","parent":"UUID0"},
-		{"id":"UUID2","name":"Lab","parent":"UUID0","server":{"name":"srv-lab","token_sha256":"` + config.HashToken(tokenB) + `"}},
-		{"id":"UUID9","name":"Alone"}]}`))
+	return startCfg(t, o, "", io.Discard)
+}
+
+// startCfg starts a hub whose configuration has extra top-level fields
+// (e.g. `"limits":{...},`) and whose log goes to logw.
+func startCfg(t *testing.T, o hub.Options, extra string, logw io.Writer) *testHub {
+	t.Helper()
+	ents := strings.NewReplacer("%A%", config.HashToken(tokenA), "%B%", config.HashToken(tokenB)).Replace(testEntities)
+	cfg, err := config.Parse([]byte(`{"interval":"100ms","missed_pings":3,` + extra + ents + `}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +58,7 @@ func start(t *testing.T, o hub.Options) *testHub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(logw, nil))
 	srv := server.New(cfg, server.Options{Logger: log, Hub: o})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -213,7 +223,10 @@ func TestWrongTokenIsRefusedAndDoesNotDisturbALiveEntity(t *testing.T) {
 		}
 	}
 	// The live entity stays available; the one without a session shows the refusal.
-	th.waitStatus(t, "UUID2", wire.StatusConnectionError, "agent token rejected for entity UUID2")
+	e := th.waitStatus(t, "UUID2", wire.StatusConnectionError, "agent token rejected")
+	if e.Reason != "agent token rejected" {
+		t.Fatalf("reason %q, want exactly the fixed text", e.Reason)
+	}
 	if e, _ := th.get(t, "UUID0"); e.Status != wire.StatusAvailable {
 		t.Fatalf("live entity disturbed: %+v", e)
 	}
@@ -228,10 +241,11 @@ func TestHandshakeRefusals(t *testing.T) {
 		hello any
 		want  string
 	}{
-		{"bad protocol version", wire.Hello{Type: wire.TypeHello, ProtocolVersion: 99, Entity: "UUID2"}, "protocol version 99 not supported"},
-		{"unknown entity", hello("UUID42"), "has no imaging server"},
-		{"entity without own server", hello("UUID1"), "has no imaging server"},
-		{"malformed", map[string]any{"type": "hello", "entity": "UUID2", "protocol_version": "one"}, "malformed hello"},
+		{"bad protocol version", wire.Hello{Type: wire.TypeHello, ProtocolVersion: 99, Entity: "UUID2"}, "protocol version this hub does not support"},
+		// One answer for both, so that entity ids cannot be enumerated.
+		{"unknown entity", hello("UUID42"), "agent token rejected"},
+		{"entity without own server", hello("UUID1"), "agent token rejected"},
+		{"malformed", map[string]any{"type": "hello", "entity": "UUID2", "protocol_version": "one"}, "first message was malformed"},
 	}
 	for _, k := range cases {
 		t.Run(k.name, func(t *testing.T) {
@@ -247,7 +261,7 @@ func TestHandshakeRefusals(t *testing.T) {
 			}
 		})
 	}
-	th.waitStatus(t, "UUID2", wire.StatusConnectionError, "malformed hello")
+	th.waitStatus(t, "UUID2", wire.StatusConnectionError, "first message was malformed")
 	if e, _ := th.get(t, "UUID1"); e.Status != wire.StatusOffline {
 		t.Fatalf("an unattributed refusal moved UUID1: %+v", e)
 	}

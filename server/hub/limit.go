@@ -1,55 +1,12 @@
 package hub
 
 import (
+	"net/netip"
 	"sync"
 	"time"
+
+	"imagingstatus/server/config"
 )
-
-// failLimiter counts refused handshakes per source address in a fixed
-// window; past the limit, that address is turned away before any work.
-type failLimiter struct {
-	max    int
-	window time.Duration
-	now    func() time.Time
-
-	mu   sync.Mutex
-	seen map[string]*failWindow
-}
-
-type failWindow struct {
-	start time.Time
-	n     int
-}
-
-func newFailLimiter(max int, window time.Duration, now func() time.Time) *failLimiter {
-	return &failLimiter{max: max, window: window, now: now, seen: make(map[string]*failWindow)}
-}
-
-func (f *failLimiter) allow(ip string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	w := f.seen[ip]
-	return w == nil || f.now().Sub(w.start) > f.window || w.n < f.max
-}
-
-func (f *failLimiter) fail(ip string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := f.now()
-	if len(f.seen) > 10_000 { // forget old addresses so the map stays bounded
-		for k, w := range f.seen {
-			if now.Sub(w.start) > f.window {
-				delete(f.seen, k)
-			}
-		}
-	}
-	w := f.seen[ip]
-	if w == nil || now.Sub(w.start) > f.window {
-		f.seen[ip] = &failWindow{start: now, n: 1}
-		return
-	}
-	w.n++
-}
 
 // budget bounds how many messages a session may send per interval.
 type budget struct {
@@ -70,4 +27,85 @@ func (b *budget) take() bool {
 	}
 	b.n++
 	return b.n <= b.max
+}
+
+// pendingHandshakes caps agent handshakes whose token is not checked yet
+// (older agents that name their entity only in the hello), per address and
+// overall, so that stalled strangers cannot pile up sockets and buffers.
+type pendingHandshakes struct {
+	mu     sync.Mutex
+	total  int
+	byAddr map[netip.Addr]int
+}
+
+// handshakeSlot is one place taken; release gives it back once.
+type handshakeSlot struct {
+	p    *pendingHandshakes
+	addr netip.Addr
+	once sync.Once
+}
+
+func (p *pendingHandshakes) acquire(addr netip.Addr, l config.Limits) (*handshakeSlot, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.byAddr == nil {
+		p.byAddr = make(map[netip.Addr]int)
+	}
+	if p.total >= l.Handshakes || p.byAddr[addr] >= l.HandshakesPerAddress {
+		return nil, false
+	}
+	p.total++
+	p.byAddr[addr]++
+	return &handshakeSlot{p: p, addr: addr}, true
+}
+
+func (s *handshakeSlot) release() {
+	if s == nil {
+		return
+	}
+	s.once.Do(func() {
+		p := s.p
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.total--
+		if p.byAddr[s.addr]--; p.byAddr[s.addr] <= 0 {
+			delete(p.byAddr, s.addr)
+		}
+	})
+}
+
+// refusalLog coalesces identical refusals in the log: the first of a kind
+// (entity and reason) in a window is logged with how many were not.
+type refusalLog struct {
+	window time.Duration
+
+	mu   sync.Mutex
+	seen map[[2]string]*refusalCount
+}
+
+type refusalCount struct {
+	logged     time.Time
+	suppressed int
+}
+
+// note counts a refusal; ok says to log it now, with n identical ones
+// that were not logged since the last line.
+func (r *refusalLog) note(entity, reason string, now time.Time) (n int, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.seen == nil || len(r.seen) > 10_000 { // bounded under a spray of entity ids
+		r.seen = make(map[[2]string]*refusalCount)
+	}
+	k := [2]string{entity, reason}
+	c := r.seen[k]
+	if c == nil {
+		r.seen[k] = &refusalCount{logged: now}
+		return 0, true
+	}
+	if now.Sub(c.logged) < r.window {
+		c.suppressed++
+		return 0, false
+	}
+	n, c.suppressed, c.logged = c.suppressed, 0, now
+	return n, true
 }

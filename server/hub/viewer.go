@@ -35,6 +35,7 @@ var viewerUpgrader = websocket.Upgrader{
 // changes; push never blocks the hub.
 type viewer struct {
 	conn  *websocket.Conn
+	who   viewerauth.Identity      // who signed in (the zero value when viewers are not authenticated)
 	allow func(entity string) bool // nil: every entity
 	// detail is owned by the loop: the entities sent in full (nil: all).
 	detail map[string]bool
@@ -141,12 +142,13 @@ func (h *Hub) ViewerHandler() http.Handler {
 			return
 		}
 		if !h.track() {
-			writeClose(conn, websocket.CloseGoingAway, "hub shutting down")
+			writeClose(conn, websocket.CloseGoingAway, reasonShutdown)
 			_ = conn.Close()
 			return
 		}
 		defer h.wg.Done()
 		v := newViewer(conn)
+		v.who, _ = viewerauth.FromContext(r.Context())
 		v.allow = viewerauth.Filter(r.Context(), h.config)
 		v.detail = detail
 		registered := h.do(r.Context(), func(l *loop) {
@@ -184,7 +186,7 @@ func (h *Hub) writeViewer(v *viewer) {
 		case <-v.quit:
 			return
 		case <-h.done:
-			writeClose(v.conn, websocket.CloseGoingAway, "hub shutting down")
+			writeClose(v.conn, websocket.CloseGoingAway, reasonShutdown)
 			return
 		case <-ping.C:
 			if v.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.opt.ViewerWriteTimeout)) != nil {

@@ -157,7 +157,7 @@ func DialAgent(ctx context.Context, hubURL string, i int, token string, win *win
 		}
 	}
 	u := "ws" + strings.TrimPrefix(hubURL, "http") + "/api/v1/agent"
-	h := http.Header{"Authorization": {"Bearer " + token}}
+	h := http.Header{"Authorization": {"Bearer " + token}, wire.EntityHeader: {EntityID(i)}}
 	conn, resp, err := agentDialer.DialContext(ctx, u, h)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()

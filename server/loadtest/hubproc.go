@@ -49,8 +49,10 @@ func (f *Fleet) Deadline() time.Duration { return time.Duration(f.MissedPings) *
 // ConfigJSON is the hub configuration file of the fleet.
 func (f *Fleet) ConfigJSON() ([]byte, error) {
 	file := config.File{
-		Listen:      "127.0.0.1:0",
-		PlainHTTP:   true, // loopback benchmark
+		Listen:    "127.0.0.1:0",
+		PlainHTTP: true, // loopback benchmark
+		// Every simulated agent and viewer comes from one address.
+		Limits:      &config.Limits{ConnectionsPerAddress: 1 << 20},
 		Interval:    config.Duration(f.Interval),
 		MissedPings: f.MissedPings,
 		Entities:    make([]config.Entity, 0, len(f.Tokens)+1),

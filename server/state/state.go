@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"imagingstatus/server/config"
 	"imagingstatus/wire"
@@ -388,6 +389,7 @@ func (m *Machine) build(id string, now time.Time, old wire.Entity) wire.Entity {
 			v.Repository, v.Probes, v.Errors = r.Repository, r.Probes, r.Errors
 		}
 	}
+	v.Reason = clipReason(v.Reason)
 	v.Medulla = m.medulla[id]
 	v.Since = old.Since
 	if old.Status != v.Status || old.Since.IsZero() {
@@ -397,6 +399,21 @@ func (m *Machine) build(id string, now time.Time, old wire.Entity) wire.Entity {
 		}
 	}
 	return v
+}
+
+// MaxReason bounds a reason shown and stored: reasons come from fixed
+// texts, but an authenticated agent's probe errors are quoted in them.
+const MaxReason = 200
+
+func clipReason(s string) string {
+	if len(s) <= MaxReason {
+		return s
+	}
+	cut := MaxReason - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func sameFigures(a, b *wire.Medulla) bool {

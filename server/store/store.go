@@ -22,19 +22,33 @@
 //	views/<entity id>      JSON wire.Entity
 //	history/<entity id>/   one nested bucket per entity:
 //	    <8-byte big-endian sequence> JSON Change
+//	sessions/<session id>  JSON Session (id: hex SHA-256 of the cookie value)
 //
 // The sequence comes from the entity bucket's NextSequence, so iterating an
-// entity's bucket is chronological and never depends on clocks.
+// entity's bucket is chronological and never depends on clocks. An entity
+// bucket that retention empties is removed (and recreated by the next
+// change). Buckets are only added within a schema: Open creates the missing
+// ones (sessions did not exist in the first files of schema 1), and older
+// builds ignore the ones they do not know.
+//
+// Damaged files. Before bbolt maps the file, Open checks its header (see
+// checkHeader): an empty file, or one shorter than its header says, is
+// refused with ErrCorrupt instead of crashing the process inside bbolt, and
+// a damaged one of the two meta pages is rewritten from the other.
+//
+// Retention. PruneHistory (age and count per entity) and PruneSessions run
+// in many short transactions, so the hub's writes never wait long behind
+// them.
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -51,10 +65,11 @@ const LockTimeout = 2 * time.Second
 const schemaVersion = "1"
 
 var (
-	bucketMeta    = []byte("meta")
-	bucketViews   = []byte("views")
-	bucketHistory = []byte("history")
-	keySchema     = []byte("schema")
+	bucketMeta     = []byte("meta")
+	bucketViews    = []byte("views")
+	bucketHistory  = []byte("history")
+	bucketSessions = []byte("sessions")
+	keySchema      = []byte("schema")
 )
 
 // ErrInUse is wrapped by Open's error when another process (another hub)
@@ -70,6 +85,10 @@ var ErrCorrupt = errors.New("state file is corrupt or not a hub state file")
 type Store struct {
 	db   *bolt.DB
 	path string
+	// pruneMu serialises the pruning methods: PruneHistory plans its
+	// deletions in read transactions and relies on nothing but itself
+	// deleting history meanwhile (Prune deletes whole buckets).
+	pruneMu sync.Mutex
 }
 
 // A Change is one status transition of one entity.
@@ -85,11 +104,15 @@ type Change struct {
 // exist. It waits at most LockTimeout for another process's lock, then fails
 // with an error wrapping ErrInUse. A file that is not a valid hub state file
 // fails with an error wrapping ErrCorrupt that names the file and says to
-// move it aside. The whole file is consistency-checked on open (cost grows
-// with the file, which Prune keeps small).
+// move it aside; so does an existing empty file, or one shorter than its
+// header says (truncated). The whole file is consistency-checked on open
+// (cost grows with the file, which PruneHistory keeps small).
 func Open(path string) (*Store, error) {
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)
+	if err := checkHeader(path); err != nil {
+		return nil, err
+	}
 
 	db, err := openDB(path)
 	if err != nil {
@@ -212,7 +235,7 @@ func (s *Store) init() (err error) {
 		case string(v) != schemaVersion:
 			return corrupt(s.path, fmt.Errorf("schema %q, this hub reads schema %s", v, schemaVersion))
 		}
-		for _, name := range [][]byte{bucketViews, bucketHistory} {
+		for _, name := range [][]byte{bucketViews, bucketHistory, bucketSessions} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -368,76 +391,6 @@ func (s *Store) History(entity string, limit int) ([]Change, error) {
 		out = []Change{}
 	}
 	return out, nil
-}
-
-// Prune keeps at most keep changes per entity (the oldest are dropped; keep
-// 0 drops all history) and forgets the views of entities not in
-// keepEntities, after a configuration change. A nil keepEntities leaves the
-// views alone; an empty non-nil one forgets them all. The history of an
-// entity no longer configured is kept (bounded by keep) so that it is not
-// lost if the entity comes back. The file does not shrink; bbolt reuses the
-// freed pages.
-func (s *Store) Prune(keep int, keepEntities map[string]bool) error {
-	if keep < 0 {
-		return fmt.Errorf("store: prune: keep %d < 0", keep)
-	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		hist := tx.Bucket(bucketHistory)
-		var entities [][]byte
-		if err := hist.ForEachBucket(func(k []byte) error {
-			entities = append(entities, bytes.Clone(k))
-			return nil
-		}); err != nil {
-			return err
-		}
-		for _, name := range entities {
-			if keep == 0 {
-				if err := hist.DeleteBucket(name); err != nil {
-					return err
-				}
-				continue
-			}
-			b := hist.Bucket(name)
-			// Walk back over the keep newest; everything before goes. Keys
-			// are collected first: deleting under a cursor can skip keys.
-			c := b.Cursor()
-			k, _ := c.Last()
-			for i := 1; k != nil && i < keep; i++ {
-				k, _ = c.Prev()
-			}
-			if k == nil {
-				continue
-			}
-			var drop [][]byte
-			for k, _ = c.Prev(); k != nil; k, _ = c.Prev() {
-				drop = append(drop, bytes.Clone(k))
-			}
-			for _, k := range drop {
-				if err := b.Delete(k); err != nil {
-					return err
-				}
-			}
-		}
-		if keepEntities == nil {
-			return nil
-		}
-		views := tx.Bucket(bucketViews)
-		var forget [][]byte
-		if err := views.ForEach(func(k, _ []byte) error {
-			if !keepEntities[string(k)] {
-				forget = append(forget, bytes.Clone(k))
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		for _, k := range forget {
-			if err := views.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }
 
 func seqKey(seq uint64) []byte {
