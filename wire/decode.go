@@ -8,6 +8,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -24,6 +25,46 @@ const (
 	MaxEntityIDLen = 64
 )
 
+// Bounds on the figures of a report. A value outside them is a bug or a
+// hostile peer, never a measurement, and is refused with a reason.
+const (
+	// MaxBytes bounds a partition's size and swap: 128 PiB, beyond any
+	// single file system an imaging server mounts, and low enough that
+	// Summarize's Used*100 cannot wrap around a uint64.
+	MaxBytes = 1 << 57
+	// MaxMemory bounds RAM: 4 PiB, the 52-bit physical address space of
+	// x86-64 and arm64.
+	MaxMemory = 1 << 52
+	// MaxUptimeSeconds is 100 years (of 365.25 days).
+	MaxUptimeSeconds = 36525 * 24 * 3600
+	// MaxLatencyMS is one hour: a probe times out long before.
+	MaxLatencyMS = 3.6e6
+	// MaxLoad bounds a load average; MaxCPUs the CPU count.
+	MaxLoad = 1e6
+	MaxCPUs = 1 << 16
+)
+
+// The dates a report may carry: a clock outside them is wrong (an unset
+// RTC reads 1970).
+var (
+	minTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// PlausibleTime says whether a report may carry t: the zero time (unknown,
+// e.g. a boot time the agent could not read) or a date from 2000-01-01 to
+// 2100-01-01.
+func PlausibleTime(t time.Time) bool {
+	return t.IsZero() || !t.Before(minTime) && !t.After(maxTime)
+}
+
+func checkTime(field string, t time.Time) error {
+	if !PlausibleTime(t) {
+		return invalid("%s %s out of range (2000-01-01 to 2100-01-01, or unset)", field, clip(t.Format(time.RFC3339Nano)))
+	}
+	return nil
+}
+
 // ErrInvalid wraps every validation failure so callers can tell bad input
 // from I/O errors.
 var ErrInvalid = errors.New("invalid message")
@@ -37,8 +78,14 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
 
-// strict decodes exactly one JSON value with no unknown field and nothing after it.
+// strict decodes exactly one JSON value with no unknown field and nothing
+// after it. The frame must be valid UTF-8 as a whole: encoding/json would
+// silently turn invalid bytes inside strings into U+FFFD, so the string
+// checks after decoding would never see them.
 func strict(b []byte, v any) error {
+	if !utf8.Valid(b) {
+		return invalid("frame is not valid UTF-8 (first bad byte at offset %d)", firstInvalid(b))
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -87,10 +134,33 @@ func DecodeReport(b []byte) (Report, error) {
 	return r, r.Validate()
 }
 
-// Validate checks every field of a report for sizes and sane numbers.
+// firstInvalid returns the offset of the first byte of b that does not
+// start a valid UTF-8 sequence, or len(b).
+func firstInvalid(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
+
+// Validate checks every field of a report for sizes and sane numbers. A zero
+// time is accepted as "unknown".
 func (r *Report) Validate() error {
 	if err := checkString("hostname", r.Hostname, MaxString); err != nil {
 		return err
+	}
+	if err := checkTime("collected_at", r.CollectedAt); err != nil {
+		return err
+	}
+	if err := checkTime("boot_time", r.BootTime); err != nil {
+		return err
+	}
+	if r.UptimeSeconds > MaxUptimeSeconds {
+		return invalid("uptime_seconds %d out of range (max %d, 100 years)", r.UptimeSeconds, uint64(MaxUptimeSeconds))
 	}
 	if len(r.Partitions) > MaxPartitions {
 		return invalid("%d partitions (max %d)", len(r.Partitions), MaxPartitions)
@@ -101,22 +171,28 @@ func (r *Report) Validate() error {
 				return err
 			}
 		}
+		if p.Total > MaxBytes {
+			return invalid("partitions[%d]: total_bytes %d out of range (max %d)", i, p.Total, uint64(MaxBytes))
+		}
 		if p.Used > p.Total || p.Free > p.Total {
 			return invalid("partitions[%d]: used %d or free %d exceeds total %d", i, p.Used, p.Free, p.Total)
 		}
 	}
 	if m := r.Memory; m != nil {
+		if m.Total > MaxMemory || m.SwapTotal > MaxBytes {
+			return invalid("memory: total_bytes %d or swap_total_bytes %d out of range (max %d and %d)", m.Total, m.SwapTotal, uint64(MaxMemory), uint64(MaxBytes))
+		}
 		if m.Used > m.Total || m.Available > m.Total || m.SwapUsed > m.SwapTotal {
 			return invalid("memory figures exceed their totals")
 		}
 	}
 	if l := r.Load; l != nil {
 		for _, v := range []float64{l.Load1, l.Load5, l.Load15} {
-			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 1e6 {
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > MaxLoad {
 				return invalid("load average %v out of range", v)
 			}
 		}
-		if l.CPUs < 0 || l.CPUs > 1<<16 {
+		if l.CPUs < 0 || l.CPUs > MaxCPUs {
 			return invalid("cpu count %d out of range", l.CPUs)
 		}
 	}
@@ -138,8 +214,8 @@ func (r *Report) Validate() error {
 		if err := checkString(fmt.Sprintf("probes[%d].error", i), p.Error, MaxPath); err != nil {
 			return err
 		}
-		if math.IsNaN(p.LatencyMS) || math.IsInf(p.LatencyMS, 0) || p.LatencyMS < 0 {
-			return invalid("probes[%d]: latency %v out of range", i, p.LatencyMS)
+		if math.IsNaN(p.LatencyMS) || math.IsInf(p.LatencyMS, 0) || p.LatencyMS < 0 || p.LatencyMS > MaxLatencyMS {
+			return invalid("probes[%d]: latency %v ms out of range (0 to %v, one hour)", i, p.LatencyMS, MaxLatencyMS)
 		}
 	}
 	if len(r.Errors) > MaxErrors {
@@ -186,6 +262,9 @@ func (repo *Repository) validate() error {
 		default:
 			return invalid("images[%d]: unknown state %q", i, clip(im.State))
 		}
+		if err := checkTime(fmt.Sprintf("images[%d].created", i), im.Created); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -203,10 +282,17 @@ func checkString(field, s string, max int) error {
 	return nil
 }
 
-// clip keeps error messages short when they quote hostile input.
+// clip keeps error messages short when they quote hostile input. It cuts on
+// a rune boundary so a clipped valid string stays valid UTF-8 (the hub sends
+// these reasons in close frames, which must be UTF-8).
 func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
+	const limit = 40
+	if len(s) <= limit {
+		return s
 	}
-	return s
+	n := limit
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 const goodHello = `{"type":"hello","protocol_version":1,"agent_version":"1.0","entity":"UUID1","hostname":"imaging1"}`
@@ -165,4 +167,132 @@ func FuzzDecodeViewerRequest(f *testing.F) {
 			t.Fatalf("accepted request does not round-trip: %v", err)
 		}
 	})
+}
+
+// mutate returns goodReport with its first old replaced by new.
+func mutate(t *testing.T, old, new string) string {
+	t.Helper()
+	if !strings.Contains(goodReport, old) {
+		t.Fatalf("fixture lacks %q", old)
+	}
+	return strings.Replace(goodReport, old, new, 1)
+}
+
+// encoding/json turns invalid UTF-8 inside strings into U+FFFD, so a frame
+// must be checked as a whole before it is decoded.
+func TestDecodeRefusesInvalidUTF8(t *testing.T) {
+	hello := func(host string) string {
+		return `{"type":"hello","protocol_version":1,"agent_version":"1.0","entity":"UUID1","hostname":"` + host + `"}`
+	}
+	cases := []struct {
+		name   string
+		decode func([]byte) error
+		in     string
+		want   string
+	}{
+		{"hello: valid multibyte", decodeHello, hello("é-serveur-😀"), ""},
+		{"hello: stray continuation byte", decodeHello, hello("a\x80b"), "not valid UTF-8 (first bad byte at offset 89)"},
+		{"hello: truncated sequence", decodeHello, hello("abc\xc3"), "not valid UTF-8"},
+		{"hello: overlong slash", decodeHello, hello("\xc0\xaf"), "not valid UTF-8"},
+		{"hello: encoded surrogate", decodeHello, hello("\xed\xa0\x80"), "not valid UTF-8"},
+		{"hello: latin-1", decodeHello, hello("caf\xe9"), "not valid UTF-8"},
+		{"report: hostname", decodeReport, mutate(t, `"hostname":"imaging1"`, "\"hostname\":\"imaging\xff\""), "not valid UTF-8"},
+		{"report: image title", decodeReport, mutate(t, `"title":"t"`, "\"title\":\"t\xfe\""), "not valid UTF-8"},
+		{"report: probe error", decodeReport, mutate(t, `"latency_ms":1.5`, "\"latency_ms\":1.5,\"error\":\"\xf8\""), "not valid UTF-8"},
+		{"report: outside strings", decodeReport, goodReport + "\xff", "not valid UTF-8"},
+		{"viewer: type", decodeViewer, "{\"type\":\"subscribe\xff\",\"detail\":[]}", "not valid UTF-8"},
+		{"viewer: detail", decodeViewer, "{\"type\":\"subscribe\",\"detail\":[\"UUID1\xc3\"]}", "not valid UTF-8"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			check(t, c.decode([]byte(c.in)), c.want)
+		})
+	}
+}
+
+func decodeHello(b []byte) error  { _, err := DecodeHello(b); return err }
+func decodeReport(b []byte) error { _, err := DecodeReport(b); return err }
+func decodeViewer(b []byte) error { _, err := DecodeViewerRequest(b); return err }
+
+// Absurd figures are refused with a reason; the bounds themselves and the
+// zero time (unset) are accepted.
+func TestDecodeReportBounds(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"latency 1e300", mutate(t, `"latency_ms":1.5`, `"latency_ms":1e300`), "latency 1e+300 ms out of range"},
+		{"latency over an hour", mutate(t, `"latency_ms":1.5`, `"latency_ms":3600000.5`), "latency"},
+		{"latency of an hour", mutate(t, `"latency_ms":1.5`, `"latency_ms":3600000`), ""},
+		{"collected_at 1970", mutate(t, `"collected_at":"2026-11-25T12:00:00Z"`, `"collected_at":"1970-01-01T00:00:00Z"`), "collected_at 1970-01-01T00:00:00Z out of range"},
+		{"collected_at just before 2000", mutate(t, `"collected_at":"2026-11-25T12:00:00Z"`, `"collected_at":"1999-12-31T23:59:59.999Z"`), "collected_at"},
+		{"collected_at before 2000 by its offset", mutate(t, `"collected_at":"2026-11-25T12:00:00Z"`, `"collected_at":"2000-01-01T00:30:00+01:00"`), "collected_at"},
+		{"collected_at 2000-01-01", mutate(t, `"collected_at":"2026-11-25T12:00:00Z"`, `"collected_at":"2000-01-01T00:00:00Z"`), ""},
+		{"collected_at 2100-01-01", mutate(t, `"collected_at":"2026-11-25T12:00:00Z"`, `"collected_at":"2100-01-01T00:00:00Z"`), ""},
+		{"collected_at after 2100", mutate(t, `"collected_at":"2026-11-25T12:00:00Z"`, `"collected_at":"2100-01-01T00:00:01Z"`), "collected_at"},
+		{"collected_at 9999", mutate(t, `"collected_at":"2026-11-25T12:00:00Z"`, `"collected_at":"9999-12-31T23:59:59Z"`), "collected_at"},
+		{"collected_at unset", mutate(t, `"collected_at":"2026-11-25T12:00:00Z"`, `"collected_at":"0001-01-01T00:00:00Z"`), ""},
+		{"boot_time 1970", mutate(t, `"boot_time":"2026-11-25T11:59:50Z"`, `"boot_time":"1970-01-01T00:00:00Z"`), "boot_time 1970-01-01T00:00:00Z out of range"},
+		{"boot_time 2200", mutate(t, `"boot_time":"2026-11-25T11:59:50Z"`, `"boot_time":"2200-01-01T00:00:00Z"`), "boot_time"},
+		// The agent sends a zero boot time when it cannot read it.
+		{"boot_time unset", mutate(t, `"boot_time":"2026-11-25T11:59:50Z"`, `"boot_time":"0001-01-01T00:00:00Z"`), ""},
+		{"image created 1980", mutate(t, `"created":"2026-11-25T12:00:00Z"`, `"created":"1980-01-01T00:00:00Z"`), "images[0].created 1980-01-01T00:00:00Z out of range"},
+		{"image created 3000", mutate(t, `"created":"2026-11-25T12:00:00Z"`, `"created":"3000-01-01T00:00:00Z"`), "images[0].created"},
+		{"image created unset", mutate(t, `"created":"2026-11-25T12:00:00Z"`, `"created":"0001-01-01T00:00:00Z"`), ""},
+		{"uptime over 100 years", mutate(t, `"uptime_seconds":10`, `"uptime_seconds":3155760001`), "uptime_seconds 3155760001 out of range"},
+		{"uptime max uint64", mutate(t, `"uptime_seconds":10`, `"uptime_seconds":18446744073709551615`), "uptime_seconds"},
+		{"uptime of 100 years", mutate(t, `"uptime_seconds":10`, `"uptime_seconds":3155760000`), ""},
+		{"partition over 128 PiB", mutate(t, `"total_bytes":100,"used_bytes":40`, `"total_bytes":144115188075855873,"used_bytes":40`), "partitions[0]: total_bytes 144115188075855873 out of range"},
+		{"partition of 128 PiB", mutate(t, `"total_bytes":100,"used_bytes":40`, `"total_bytes":144115188075855872,"used_bytes":40`), ""},
+		{"memory over 4 PiB", mutate(t, `"memory":{"total_bytes":100`, `"memory":{"total_bytes":4503599627370497`), "memory: total_bytes 4503599627370497"},
+		{"swap over 128 PiB", mutate(t, `"swap_total_bytes":0`, `"swap_total_bytes":18446744073709551615`), "swap_total_bytes 18446744073709551615"},
+		{"load over a million", mutate(t, `"load1":0.5`, `"load1":1000001`), "load average"},
+		{"cpus over 65536", mutate(t, `"cpus":2`, `"cpus":65537`), "cpu count"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := DecodeReport([]byte(c.in))
+			check(t, err, c.want)
+		})
+	}
+}
+
+// What the agent builds when a collector fails (zero times, UTC as the
+// agent sets them) passes validation.
+func TestValidateAcceptsAgentZeroTimes(t *testing.T) {
+	r := Report{Type: TypeReport, CollectedAt: time.Now().UTC(), BootTime: time.Time{}.UTC(),
+		Repository: &Repository{ImagesTotal: 1, ImagesComplete: 1, Images: []Image{{UUID: "u", State: ImageComplete, Created: time.Time{}.UTC()}}}}
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeReport(b); err != nil {
+		t.Fatalf("encoded agent report refused: %v", err)
+	}
+}
+
+// A quoted peer string is clipped on a rune boundary: the hub sends these
+// reasons in close frames, which must be valid UTF-8.
+func TestClip(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"short", "abc", "abc"},
+		{"40 bytes", strings.Repeat("a", 40), strings.Repeat("a", 40)},
+		{"ascii", strings.Repeat("a", 50), strings.Repeat("a", 40) + "…"},
+		{"rune across the cut", strings.Repeat("a", 39) + "é" + "zzz", strings.Repeat("a", 39) + "…"},
+		{"4-byte runes", strings.Repeat("😀", 20), strings.Repeat("😀", 10) + "…"},
+		{"3-byte runes", strings.Repeat("€", 20), strings.Repeat("€", 13) + "…"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := clip(c.in)
+			if got != c.want || !utf8.ValidString(got) {
+				t.Fatalf("clip(%q) = %q, want %q", c.in, got, c.want)
+			}
+		})
+	}
+	// The clip shows in the error, valid, for a type the hub does not know.
+	_, err := DecodeViewerRequest([]byte(`{"type":"` + strings.Repeat("€", 30) + `","detail":[]}`))
+	if err == nil || !utf8.ValidString(err.Error()) || !strings.Contains(err.Error(), strings.Repeat("€", 13)+"…") {
+		t.Fatalf("error %q", err)
+	}
 }

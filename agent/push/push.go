@@ -9,12 +9,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"os"
+	"runtime"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -66,6 +72,67 @@ func EndpointURL(hub string) (string, error) {
 	return u.String(), nil
 }
 
+// TokenEnv names the environment variable that may hold the agent token.
+const TokenEnv = "IMAGING_AGENT_TOKEN"
+
+// ReadToken returns the agent token: from file when one is given, else from
+// $IMAGING_AGENT_TOKEN. Like ssh with a private key, it refuses a file that
+// group or others may read or write: whoever reads the token can speak for
+// the entity.
+func ReadToken(file string) (string, error) {
+	if file == "" {
+		if t := strings.TrimSpace(os.Getenv(TokenEnv)); t != "" {
+			return t, nil
+		}
+		return "", errors.New("no agent token: give --token-file FILE or set " + TokenEnv)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return "", fmt.Errorf("read agent token: %w", err)
+	}
+	defer f.Close()
+	// The mode of the file opened, not of the path (no race with a chmod or
+	// a rename); a symbolic link is judged by its target.
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("read agent token: %w", err)
+	}
+	// Windows has ACLs, not these bits: Go reports 0666 for every writable file.
+	if perm := fi.Mode().Perm(); perm&0o066 != 0 && runtime.GOOS != "windows" {
+		return "", fmt.Errorf("agent token file %s has mode %04o: it is readable or writable by group or others, so anyone on this machine could take the token; make it private with: chmod 600 %s", file, perm, file)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return "", fmt.Errorf("read agent token: %w", err)
+	}
+	t := strings.TrimSpace(string(b))
+	if t == "" {
+		return "", fmt.Errorf("agent token file %s is empty", file)
+	}
+	return t, nil
+}
+
+// cleartext says whether the agent endpoint is plain ws:// to a host that is
+// not this machine: the token in the upgrade request then crosses the
+// network unencrypted.
+func cleartext(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != "ws" {
+		return false
+	}
+	return !loopback(u.Hostname())
+}
+
+// loopback says whether host names this machine: localhost, 127.0.0.0/8 or
+// ::1 (also as ::ffff:127.x.y.z).
+func loopback(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
 // Run connects and pushes until ctx ends; then it says goodbye with a close
 // frame so the hub marks the server Offline at once.
 func Run(ctx context.Context, cfg Config, collect Collect) error {
@@ -89,6 +156,9 @@ func Run(ctx context.Context, cfg Config, collect Collect) error {
 		cfg.Logger = slog.Default()
 	}
 	log := cfg.Logger.With("hub", endpoint, "entity", cfg.Entity)
+	if cleartext(endpoint) {
+		log.Warn("the hub URL is not https: the agent token travels in clear text to another machine; use https:// (or wss://)")
+	}
 	attempt := 0
 	for {
 		started := time.Now()
@@ -135,11 +205,13 @@ func HubSilence(interval time.Duration) time.Duration {
 // session runs one connection to its end.
 func session(ctx context.Context, cfg Config, endpoint string, collect Collect, log *slog.Logger) error {
 	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, TLSClientConfig: cfg.TLS, Proxy: http.ProxyFromEnvironment}
-	hdr := http.Header{"Authorization": {"Bearer " + cfg.Token}}
+	// The entity goes in the upgrade request too, so the hub checks the
+	// token before it accepts a WebSocket; the hello still names it.
+	hdr := http.Header{"Authorization": {"Bearer " + cfg.Token}, wire.EntityHeader: {cfg.Entity}}
 	conn, resp, err := dialer.DialContext(ctx, endpoint, hdr)
 	if err != nil {
 		if resp != nil {
-			return fmt.Errorf("hub refused the connection: %s", resp.Status)
+			return fmt.Errorf("hub refused the connection: %s%s", resp.Status, refusal(resp))
 		}
 		return fmt.Errorf("connect: %w", err)
 	}
@@ -176,7 +248,7 @@ func session(ctx context.Context, cfg Config, endpoint string, collect Collect, 
 
 	var sentGen uint64
 	send := func() error {
-		r := collect(ctx)
+		r := Fit(collect(ctx))
 		if repo := r.Repository; repo != nil {
 			// The image list goes only when it changed on this connection.
 			if repo.Generation == sentGen && sentGen != 0 {
@@ -234,6 +306,85 @@ func session(ctx context.Context, cfg Config, endpoint string, collect Collect, 
 			}
 		}
 	}
+}
+
+// refusal returns ": " and the first line of the hub's refusal body (it
+// names the reason: "agent token rejected for the entity named in …"),
+// shortened and stripped of control characters; "" when there is none.
+// The dialer has already buffered at most 1 KiB of it.
+func refusal(resp *http.Response) string {
+	if resp.Body == nil {
+		return ""
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	line, _, _ := strings.Cut(strings.ToValidUTF8(string(b), "?"), "\n")
+	line = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, line))
+	if line == "" {
+		return ""
+	}
+	if len(line) > 200 {
+		n := 200
+		for !utf8.RuneStart(line[n]) {
+			n--
+		}
+		line = line[:n] + "…"
+	}
+	return ": " + line
+}
+
+// Fit makes a collected report acceptable to the hub where the machine, not
+// the agent, produced an implausible figure, so that one odd file does not
+// get every report refused: a boot time or an image date outside the range
+// wire accepts (a clock that was unset, a file restored with a 1970 mtime)
+// becomes unknown (zero), and a partition larger than wire.MaxBytes (a FUSE
+// file system announcing a made-up size) is left out with an error line.
+// What it changes it copies: the collector keeps its cached image list.
+// collected_at is left alone: out of range, it means this machine's clock is
+// wrong, and the hub's refusal says so.
+func Fit(r wire.Report) wire.Report {
+	if !wire.PlausibleTime(r.BootTime) {
+		r.BootTime = time.Time{}
+	}
+	for i, p := range r.Partitions {
+		if p.Total <= wire.MaxBytes {
+			continue
+		}
+		kept := make([]wire.Partition, 0, len(r.Partitions)-1)
+		kept = append(kept, r.Partitions[:i]...)
+		for _, q := range r.Partitions[i:] {
+			if q.Total <= wire.MaxBytes {
+				kept = append(kept, q)
+			} else if len(r.Errors) < wire.MaxErrors {
+				// A full slice: the append copies, the caller's is untouched.
+				r.Errors = append(r.Errors[:len(r.Errors):len(r.Errors)],
+					fmt.Sprintf("partition %.200q reports %d bytes, more than any real file system: left out", q.Mountpoint, q.Total))
+			}
+		}
+		r.Partitions = kept
+		break
+	}
+	if repo := r.Repository; repo != nil {
+		for i, im := range repo.Images {
+			if wire.PlausibleTime(im.Created) {
+				continue
+			}
+			cp := *repo
+			cp.Images = append([]wire.Image(nil), repo.Images...)
+			for j := i; j < len(cp.Images); j++ {
+				if !wire.PlausibleTime(cp.Images[j].Created) {
+					cp.Images[j].Created = time.Time{}
+				}
+			}
+			r.Repository = &cp
+			break
+		}
+	}
+	return r
 }
 
 func writeJSON(conn *websocket.Conn, v any, timeout time.Duration) error {

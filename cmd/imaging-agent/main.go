@@ -26,7 +26,7 @@ import (
 var version = "dev"
 
 // TokenEnv names the environment variable that may hold the agent token.
-const TokenEnv = "IMAGING_AGENT_TOKEN"
+const TokenEnv = push.TokenEnv
 
 const usage = `imaging-agent: reports this imaging server to the imaging status hub.
 
@@ -35,7 +35,8 @@ Usage:
   imaging-agent report [--repo DIR] [--probe URL]...                      print one report as JSON
   imaging-agent version
 
-The token is read from --token-file or from $IMAGING_AGENT_TOKEN, never from the command line.
+The token is read from --token-file (mode 600: no access for group or others)
+or from $IMAGING_AGENT_TOKEN, never from the command line.
 Options:
 `
 
@@ -124,7 +125,8 @@ func report(o opts) error {
 	defer cancel()
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(c.Collect(ctx))
+	// Fitted as the push loop does: what is printed is what the hub receives.
+	return enc.Encode(push.Fit(c.Collect(ctx)))
 }
 
 func run(o opts) error {
@@ -138,7 +140,7 @@ func run(o opts) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(25)
 	}
-	tok, err := readToken(o.tokenFile)
+	tok, err := push.ReadToken(o.tokenFile)
 	if err != nil {
 		return err
 	}
@@ -159,24 +161,6 @@ func run(o opts) error {
 		Hub: o.hub, Token: tok, Entity: o.entity, Hostname: host, AgentVersion: version,
 		Interval: o.interval, TLS: tlsCfg, Logger: log,
 	}, c.Collect)
-}
-
-func readToken(file string) (string, error) {
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("read agent token: %w", err)
-		}
-		t := strings.TrimSpace(string(b))
-		if t == "" {
-			return "", fmt.Errorf("agent token file %s is empty", file)
-		}
-		return t, nil
-	}
-	if t := strings.TrimSpace(os.Getenv(TokenEnv)); t != "" {
-		return t, nil
-	}
-	return "", errors.New("no agent token: give --token-file FILE or set " + TokenEnv)
 }
 
 func hubTLS(caFile string) (*tls.Config, error) {

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -23,6 +24,7 @@ import (
 
 	"imagingstatus/agent/repo/repotest"
 	"imagingstatus/server/config"
+	"imagingstatus/server/store"
 	"imagingstatus/wire"
 )
 
@@ -342,5 +344,50 @@ func TestHubRefusesBadConfig(t *testing.T) {
 	// Make sure nothing listens forever on a port: free-port sanity.
 	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
 		ln.Close()
+	}
+}
+
+// TestHubRefusesDamagedStateFile: a truncated or empty state file stops the
+// hub with a clear message, never a crash.
+func TestHubRefusesDamagedStateFile(t *testing.T) {
+	dir := t.TempDir()
+	statePath := filepath.Join(dir, "state")
+	st, err := store.Open(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var views []wire.Entity
+	for i := 0; i < 400; i++ {
+		views = append(views, wire.Entity{ID: fmt.Sprintf("E%d", i), Name: strings.Repeat("n", 200), Status: wire.StatusOffline})
+	}
+	if err := st.SaveViews(views); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	good, err := os.ReadFile(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "hub.json")
+	_ = os.WriteFile(cfg, []byte(`{"listen":"127.0.0.1:0","plain_http":true,"state_file":"`+statePath+`","entities":[{"id":"a","name":"A"}]}`), 0o600)
+	for _, size := range []int{0, 16 << 10, 32 << 10, len(good) / 2} {
+		if size >= len(good) {
+			t.Fatalf("state file of %d bytes is too small for the %d-byte cut", len(good), size)
+		}
+		if err := os.WriteFile(statePath, good[:size], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(filepath.Join(binDir, "imaging-hub"), "serve", "--config", cfg)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("%d-byte state file: %v, want exit status 1\n%s", size, err, out)
+		}
+		if !strings.Contains(string(out), "move it aside") || strings.Contains(string(out), "SIGSEGV") || strings.Contains(string(out), "SIGBUS") {
+			t.Fatalf("%d-byte state file: %s", size, out)
+		}
+		if size == 0 && !strings.Contains(string(out), "empty") {
+			t.Fatalf("a zero-length state file is not reported as such: %s", out)
+		}
 	}
 }
