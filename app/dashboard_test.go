@@ -104,3 +104,15 @@ func TestEntityFromPath(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardSaysWhenTheStateFileFails: a snapshot carrying state_error
+// shows a notice, and the next snapshot without it removes it.
+func TestDashboardSaysWhenTheStateFileFails(t *testing.T) {
+	eng, d := loadDashboard(t)
+	run(eng, d, func() {
+		d.apply(Batch{Snapshot: snapshot(), HubTime: hubNow, ReceivedAt: hubNow, StateError: "the state file cannot be written: no space left on device"})
+	})
+	wantAll(t, visibleText(d), "The hub cannot write its state file")
+	run(eng, d, func() { d.apply(Batch{Snapshot: snapshot(), HubTime: hubNow, ReceivedAt: hubNow}) })
+	wantNone(t, visibleText(d), "state file")
+}

@@ -420,6 +420,9 @@ func (w *Wall) Render() app.UI {
 		app.If(w.showStale(), func() app.UI {
 			return app.P().Class("wall-notice wall-notice--stale").Role("status").Text(t.F(t.WallStaleF, t.Ago(w.staleFor())))
 		}),
+		app.If(w.stateError != "", func() app.UI {
+			return app.P().Class("wall-notice wall-notice--stale").Role("alert").Text(t.StateFileTrouble)
+		}),
 		app.If(w.update, func() app.UI {
 			left := max(0, int((updateCountdown-w.now.Sub(w.updateAt)+time.Second-1)/time.Second))
 			return app.P().Class("wall-notice wall-notice--update").Role("status").Body(
