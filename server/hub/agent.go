@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -35,7 +36,9 @@ var agentUpgrader = websocket.Upgrader{
 	CheckOrigin: func(r *http.Request) bool { return r.Header.Get("Origin") == "" },
 }
 
-// agentSession is one authenticated agent connection.
+// agentSession is one authenticated agent connection. The loop owns the
+// set of sessions; a session's goroutine reads its socket and hands the
+// loop events.
 type agentSession struct {
 	id        state.SessionID
 	entity    string
@@ -53,6 +56,9 @@ type agentSession struct {
 	evQueued bool
 	evReport *wire.Report
 	evAt     time.Time
+
+	ping    *time.Timer // pings from a timer, not a goroutine per session
+	stopped atomic.Bool
 }
 
 // queue hands the loop a frame (rep nil: a pong) from this session.
@@ -68,17 +74,35 @@ func (h *Hub) queue(s *agentSession, rep *wire.Report, at time.Time) {
 	}
 	s.evQueued = true
 	s.evMu.Unlock()
-	h.post(func(l *loop) {
-		s.evMu.Lock()
-		rep, at := s.evReport, s.evAt
-		s.evReport, s.evQueued = nil, false
-		s.evMu.Unlock()
-		if rep != nil {
-			l.publish(l.m.Report(s.entity, s.id, *rep, at))
-		} else {
-			l.publish(l.m.Frame(s.entity, s.id, at))
+	h.post(&agentFrame{s: s})
+}
+
+// takeQueued is the loop's side of queue.
+func (s *agentSession) takeQueued() (*wire.Report, time.Time) {
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	rep, at := s.evReport, s.evAt
+	s.evReport, s.evQueued = nil, false
+	return rep, at
+}
+
+// startPings pings the agent every interval until stopPings.
+func (s *agentSession) startPings(interval time.Duration) {
+	s.ping = time.AfterFunc(interval, func() {
+		if s.stopped.Load() {
+			return
+		}
+		if s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(interval)) == nil && !s.stopped.Load() {
+			s.ping.Reset(interval)
 		}
 	})
+}
+
+func (s *agentSession) stopPings() {
+	s.stopped.Store(true)
+	if s.ping != nil {
+		s.ping.Stop()
+	}
 }
 
 // close sends a close frame with a reason (at most once) and closes the
@@ -237,37 +261,13 @@ func (h *Hub) serveAgent(conn *websocket.Conn, ip netip.Addr, token, checked str
 	}
 	conn.SetReadLimit(wire.MaxAgentFrame)
 
-	s := &agentSession{entity: hello.Entity, conn: conn, tokenHash: sha256.Sum256([]byte(token))}
-	h.mu.Lock()
-	h.nextID++
-	s.id = h.nextID
-	h.sessions[s.id] = s
-	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		delete(h.sessions, s.id)
-		h.mu.Unlock()
-	}()
-	now := h.now()
-	h.post(func(l *loop) {
-		replaced, changed := l.m.Connect(s.entity, s.id, hello, now)
-		if replaced != 0 {
-			h.closeSession(replaced, reasonReplaced)
-		}
-		l.publish(changed)
-	})
+	s := &agentSession{id: state.SessionID(h.nextID.Add(1)), entity: hello.Entity, conn: conn, tokenHash: sha256.Sum256([]byte(token))}
+	h.post(&agentConnected{s: s, hello: hello, at: h.now()})
 	h.log.Info("agent connected", "entity", hello.Entity, "host", logDetail(hello.Hostname), "agent_version", logDetail(hello.AgentVersion), "remote", ip.String(), "session", s.id)
 
-	stopPing := make(chan struct{})
-	var pingWG sync.WaitGroup
-	pingWG.Add(1)
-	go func() {
-		defer pingWG.Done()
-		h.pingLoop(conn, stopPing)
-	}()
+	s.startPings(h.config().Interval)
 	reason, detail := h.readAgent(s)
-	close(stopPing)
-	pingWG.Wait()
+	s.stopPings()
 	s.close(websocket.CloseNormalClosure, reason)
 	h.log.Info("agent disconnected", "entity", s.entity, "session", s.id, "reason", reason, "detail", logDetail(detail))
 }
@@ -290,7 +290,7 @@ func (h *Hub) readAgent(s *agentSession) (reason, detail string) {
 		now := h.now()
 		if err != nil {
 			reason := endReason(err, s.closedReason(), deadline)
-			h.post(func(l *loop) { l.publish(l.m.Disconnect(s.entity, s.id, reason, now)) })
+			h.post(&agentGone{s: s, reason: reason, at: now})
 			return reason, err.Error()
 		}
 		_ = conn.SetReadDeadline(now.Add(deadline))
@@ -310,10 +310,7 @@ func (h *Hub) readAgent(s *agentSession) (reason, detail string) {
 func (h *Hub) dropMalformed(s *agentSession, now time.Time, reason, detail string) string {
 	h.log.Warn("agent session closed", "entity", s.entity, "session", s.id, "reason", reason, "detail", logDetail(detail))
 	s.close(websocket.ClosePolicyViolation, reason)
-	h.post(func(l *loop) {
-		l.publish(l.m.Disconnect(s.entity, s.id, reason, now))
-		l.publish(l.m.Refused(s.entity, reason, now))
-	})
+	h.post(&agentGone{s: s, reason: reason, broken: true, at: now})
 	return reason
 }
 
@@ -355,8 +352,7 @@ func (h *Hub) refused(ip netip.Addr, entity, reason, detail string) {
 	if e, ok := h.config().Lookup(entity); !ok || e.Server == nil {
 		return
 	}
-	now := h.now()
-	h.post(func(l *loop) { l.publish(l.m.Refused(entity, reason, now)) })
+	h.post(&handshakeRefused{entity: entity, reason: reason, at: h.now()})
 }
 
 // claimedEntity reads the entity a malformed hello claims, if any, so the
@@ -369,63 +365,4 @@ func claimedEntity(msg []byte) string {
 		return ""
 	}
 	return v.Entity
-}
-
-func (h *Hub) pingLoop(conn *websocket.Conn, stop <-chan struct{}) {
-	t := time.NewTicker(h.config().Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.config().Interval)) != nil {
-				return
-			}
-		}
-	}
-}
-
-// closeSession closes a live session by id (used for replaced and expired
-// sessions); its read loop then reports the disconnect.
-func (h *Hub) closeSession(id state.SessionID, reason string) {
-	h.mu.Lock()
-	s := h.sessions[id]
-	h.mu.Unlock()
-	if s != nil {
-		h.closeAsync(s, websocket.CloseNormalClosure, reason)
-	}
-}
-
-// closeAsync closes a session off the loop: the close frame's write may wait
-// up to a second on a peer that stopped reading, and the loop must not.
-func (h *Hub) closeAsync(s *agentSession, code int, reason string) {
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		s.close(code, reason)
-	}()
-}
-
-func (h *Hub) closeSessions(reason string) {
-	h.mu.Lock()
-	all := make([]*agentSession, 0, len(h.sessions))
-	for _, s := range h.sessions {
-		all = append(all, s)
-	}
-	h.mu.Unlock()
-	for _, s := range all {
-		s.close(websocket.CloseGoingAway, reason)
-	}
-}
-
-// track counts a goroutine that Run must wait for; false once Run is ending.
-func (h *Hub) track() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.stopping {
-		return false
-	}
-	h.wg.Add(1)
-	return true
 }

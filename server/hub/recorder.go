@@ -6,21 +6,101 @@ import (
 	"time"
 
 	"imagingstatus/server/config"
+	"imagingstatus/server/state"
+	"imagingstatus/server/store"
 	"imagingstatus/wire"
 )
 
-// recorder commits status changes to the state file, one job at a time
-// (the loop gathers what queues meanwhile into the next: group commit). A
-// write that fails (a full disk) is retried with backoff until it passes:
-// nothing is lost while the queue holds, /healthz and the page say the state
-// file cannot be written, and the loop keeps showing the truth live.
-func (h *Hub) recorder(st Store, jobs <-chan recordJob, done chan<- struct{}, stop <-chan struct{}, unrecorded chan<- recordJob) {
-	defer close(done)
-	for job := range jobs {
+// recorder writes the state file off the loop, with three goroutines of
+// its own: the group commit of status changes, the periodic saves of
+// figures, and the history retention. Its interface to the loop is record
+// and save (never blocking), the committed and storeHealth events, and
+// close.
+type recorder struct {
+	h  *Hub
+	st Store
+
+	jobs       chan recordJob
+	recorded   chan struct{}
+	stop       chan struct{}  // closed at shutdown: a failing commit stops retrying
+	unrecorded chan recordJob // the job given up at shutdown
+	saves      chan []wire.Entity
+	savesDone  chan struct{}
+	stopPrune  context.CancelFunc
+	pruneDone  chan struct{}
+}
+
+// recordJob is one commit of status changes.
+type recordJob struct {
+	changes []store.Change
+	views   []wire.Entity
+}
+
+// heldBack turns a job that could not be committed back into held
+// changes, for the final write at shutdown.
+func (j recordJob) heldBack() []state.Transition {
+	out := make([]state.Transition, len(j.changes))
+	for i, c := range j.changes {
+		out[i] = state.Transition{Entity: c.Entity, At: c.At, From: c.From, To: c.To, Reason: c.Reason}
+	}
+	return out
+}
+
+func newRecorder(h *Hub, st Store) *recorder {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &recorder{h: h, st: st, jobs: make(chan recordJob, 1), recorded: make(chan struct{}), stop: make(chan struct{}),
+		unrecorded: make(chan recordJob, 1), saves: make(chan []wire.Entity, 1), savesDone: make(chan struct{}),
+		stopPrune: cancel, pruneDone: make(chan struct{})}
+	go r.commits()
+	go r.saver()
+	go r.pruner(ctx)
+	return r
+}
+
+// record hands a commit over; the loop hands one at a time (it waits for
+// committed), so this never blocks.
+func (r *recorder) record(job recordJob) { r.jobs <- job }
+
+// save hands periodic figure saves over; false when the previous save is
+// still being written (try again next time).
+func (r *recorder) save(views []wire.Entity) bool {
+	select {
+	case r.saves <- views:
+		return true
+	default:
+		return false
+	}
+}
+
+// close lets the commit under way finish (one more try if it is failing)
+// and stops the goroutines; it returns the job given up, if any.
+func (r *recorder) close() (recordJob, bool) {
+	close(r.stop)
+	close(r.jobs)
+	<-r.recorded
+	close(r.saves)
+	<-r.savesDone
+	r.stopPrune()
+	<-r.pruneDone
+	select {
+	case j := <-r.unrecorded:
+		return j, true
+	default:
+		return recordJob{}, false
+	}
+}
+
+// commits writes each job; a write that fails (a full disk) is retried
+// with backoff until it passes: nothing is lost while the loop's queue
+// holds, /healthz and the page say the state file cannot be written.
+func (r *recorder) commits() {
+	defer close(r.recorded)
+	h := r.h
+	for job := range r.jobs {
 		wait := 100 * time.Millisecond
 		for attempt := 1; ; attempt++ {
 			start := time.Now()
-			err := st.Record(job.changes, job.views)
+			err := r.st.Record(job.changes, job.views)
 			if err == nil {
 				if took := time.Since(start); took > 100*time.Millisecond {
 					h.log.Warn("slow write of status changes to the state file", "changes", len(job.changes), "took", took)
@@ -28,56 +108,67 @@ func (h *Hub) recorder(st Store, jobs <-chan recordJob, done chan<- struct{}, st
 				if attempt > 1 {
 					h.log.Info("state file writable again: queued status changes recorded", "changes", len(job.changes), "attempts", attempt)
 				}
-				h.setStoreErr(nil)
+				r.setStoreErr(nil)
 				break
 			}
 			h.log.Error("status changes not recorded in the state file; retrying", "changes", len(job.changes), "attempt", attempt, "retry_in", wait, "err", err)
-			h.setStoreErr(err)
+			r.setStoreErr(err)
 			select {
-			case <-stop:
-				// Shutting down: Run makes one last try with what is held.
-				unrecorded <- job
+			case <-r.stop:
+				r.unrecorded <- job
 				return
 			case <-time.After(wait):
 			}
 			wait = min(2*wait, h.opt.RetryMax)
 		}
-		h.post(func(l *loop) { l.committed() })
+		r.tell(committed{})
 	}
 }
 
-// saver writes periodic figure saves in small transactions, so that the
-// recorder's commits never wait long behind a big one for bbolt's single
-// writer.
-func (h *Hub) saver(st Store, saves <-chan []wire.Entity, done chan<- struct{}) {
-	defer close(done)
-	for views := range saves {
+// tell hands the loop an event, unless the hub is stopping (the loop no
+// longer reads them then).
+func (r *recorder) tell(e event) {
+	select {
+	case r.h.events <- e:
+	case <-r.stop:
+	case <-r.h.done:
+	}
+}
+
+// saver writes periodic figure saves in small transactions, so that a
+// commit of status changes never waits long behind a big one for bbolt's
+// single writer.
+func (r *recorder) saver() {
+	defer close(r.savesDone)
+	for views := range r.saves {
 		for len(views) > 0 {
 			n := min(len(views), 256)
-			if err := st.SaveViews(views[:n]); err != nil {
-				h.log.Error("last known states not saved", "err", err)
+			if err := r.st.SaveViews(views[:n]); err != nil {
+				r.h.log.Error("last known states not saved", "err", err)
 			}
 			views = views[n:]
 		}
 	}
 }
 
-// pruner applies the history retention at start and then periodically, off
-// the loop.
-func (h *Hub) pruner(ctx context.Context, st Store) {
+// pruner applies the history retention at start and then periodically,
+// and forgets ended viewer sign-ins.
+func (r *recorder) pruner(ctx context.Context) {
+	defer close(r.pruneDone)
+	h := r.h
 	t := time.NewTicker(h.opt.PruneEvery)
 	defer t.Stop()
 	for {
 		maxAge, maxChanges := h.config().HistoryRetention()
 		start := time.Now()
-		n, err := st.PruneHistory(h.now(), maxAge, maxChanges)
+		n, err := r.st.PruneHistory(h.now(), maxAge, maxChanges)
 		switch {
 		case err != nil:
 			h.log.Error("history retention not applied", "err", err)
 		case n > 0:
 			h.log.Info("history retention applied", "removed", n, "max_age", maxAge, "max_changes", maxChanges, "took", time.Since(start))
 		}
-		if ss, ok := st.(sessionPruner); ok {
+		if ss, ok := r.st.(sessionPruner); ok {
 			if n, err := ss.PruneSessions(h.now(), viewerTokenHashes(h.config())); err != nil {
 				h.log.Error("ended viewer sign-ins not removed", "err", err)
 			} else if n > 0 {
@@ -110,8 +201,9 @@ func viewerTokenHashes(c *config.Config) map[string]bool {
 }
 
 // setStoreErr records whether the state file can be written and, when
-// that changes, lets the loop tell the viewers.
-func (h *Hub) setStoreErr(err error) {
+// that changes, tells the loop.
+func (r *recorder) setStoreErr(err error) {
+	h := r.h
 	var next *string
 	if err != nil {
 		msg := "the state file cannot be written: " + err.Error()
@@ -119,6 +211,6 @@ func (h *Hub) setStoreErr(err error) {
 	}
 	prev := h.storeErr.Swap(next)
 	if (prev == nil) != (next == nil) {
-		h.post(func(l *loop) { l.storeHealth() })
+		r.tell(storeHealth{})
 	}
 }

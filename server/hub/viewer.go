@@ -1,10 +1,11 @@
 package hub
 
 import (
-	"bytes"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -30,68 +31,36 @@ var viewerUpgrader = websocket.Upgrader{
 	EnableCompression: false, // frames are encoded once for all; deflate would cost CPU per viewer
 }
 
-// viewer is one browser connection. Its queue keeps only the newest frame
-// per entity, so it is bounded by the entity count whatever the rate of
-// changes; push never blocks the hub.
+// viewer is one browser connection. Its writer reads the shared change log
+// from its own cursor, so a slow viewer costs nobody else anything and
+// holds no queue: it skips to the newest state of what changed.
 type viewer struct {
-	conn  *websocket.Conn
-	who   viewerauth.Identity      // who signed in (the zero value when viewers are not authenticated)
-	allow func(entity string) bool // nil: every entity
-	// detail is owned by the loop: the entities sent in full (nil: all).
-	detail map[string]bool
+	conn *websocket.Conn
+	// who signed in (the zero value when viewers are not authenticated);
+	// owned by the loop, which re-checks it on a reload.
+	who viewerauth.Identity
+	// scope is what the viewer may see (a nil func: everything); set by the
+	// loop on a reload, read by the writer.
+	scope atomic.Pointer[func(string) bool]
+	// sub carries a new subscription from the reader to the writer.
+	sub chan detail
 
-	mu      sync.Mutex
-	first   []byte            // a snapshot, written before any change
-	pending map[string][]byte // entity id → newest encoded entity
-	order   []string          // ids in arrival order
-	wake    chan struct{}
 	quit    chan struct{}
 	once    sync.Once
+	revoked atomic.Bool
 }
 
-func newViewer(conn *websocket.Conn) *viewer {
-	return &viewer{conn: conn, pending: make(map[string][]byte), wake: make(chan struct{}, 1), quit: make(chan struct{})}
+func newViewer(conn *websocket.Conn, allow func(string) bool) *viewer {
+	v := &viewer{conn: conn, sub: make(chan detail, 1), quit: make(chan struct{})}
+	v.setScope(allow)
+	return v
 }
 
-func (v *viewer) push(id string, b []byte) {
-	v.mu.Lock()
-	if _, ok := v.pending[id]; !ok {
-		v.order = append(v.order, id)
-	}
-	v.pending[id] = b
-	v.mu.Unlock()
-	v.signal()
-}
+func (v *viewer) setScope(allow func(string) bool) { v.scope.Store(&allow) }
 
-// reset queues a snapshot in place of everything pending.
-func (v *viewer) reset(snapshot []byte) {
-	v.mu.Lock()
-	v.first = snapshot
-	clear(v.pending)
-	v.order = v.order[:0]
-	v.mu.Unlock()
-	v.signal()
-}
-
-func (v *viewer) signal() {
-	select {
-	case v.wake <- struct{}{}:
-	default:
-	}
-}
-
-// take empties the queue.
-func (v *viewer) take() (first []byte, items [][]byte) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	first, v.first = v.first, nil
-	items = make([][]byte, 0, len(v.order))
-	for _, id := range v.order {
-		items = append(items, v.pending[id])
-	}
-	clear(v.pending)
-	v.order = v.order[:0]
-	return first, items
+func (v *viewer) allowed(id string) bool {
+	f := *v.scope.Load()
+	return f == nil || f(id)
 }
 
 func (v *viewer) close() {
@@ -101,24 +70,37 @@ func (v *viewer) close() {
 	})
 }
 
-// wantsFull says whether the viewer receives entity id in full (loop only).
-func (v *viewer) wantsFull(id string) bool { return v.detail == nil || v.detail[id] }
+// revoke ends a stream whose sign-in no longer holds, saying why.
+func (v *viewer) revoke() {
+	v.revoked.Store(true)
+	writeClose(v.conn, websocket.ClosePolicyViolation, "viewer sign-in revoked by a configuration change")
+	v.close()
+}
 
-func detailSet(ids []string) map[string]bool {
+// detail is which entities a viewer receives in full (all, or ids); the
+// others come as summaries.
+type detail struct {
+	all bool
+	ids map[string]bool
+}
+
+func (d detail) full(id string) bool { return d.all || d.ids[id] }
+
+func detailOf(ids []string) detail {
 	set := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		if id == "*" {
-			return nil
+			return detail{all: true}
 		}
 		set[id] = true
 	}
-	return set
+	return detail{ids: set}
 }
 
 // ViewerHandler serves the live stream: a snapshot, then every change.
 func (h *Hub) ViewerHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var detail map[string]bool
+		d := detail{all: true}
 		if q, ok := r.URL.Query()["detail"]; ok {
 			var ids []string
 			for _, part := range q {
@@ -132,10 +114,7 @@ func (h *Hub) ViewerHandler() http.Handler {
 				http.Error(w, "too many entities in ?detail=", http.StatusBadRequest)
 				return
 			}
-			detail = detailSet(ids)
-			if detail == nil && len(ids) == 0 {
-				detail = map[string]bool{}
-			}
+			d = detailOf(ids)
 		}
 		conn, err := viewerUpgrader.Upgrade(w, r, nil)
 		if err != nil {
@@ -147,90 +126,229 @@ func (h *Hub) ViewerHandler() http.Handler {
 			return
 		}
 		defer h.wg.Done()
-		v := newViewer(conn)
+		v := newViewer(conn, viewerauth.Filter(r.Context(), h.config))
 		v.who, _ = viewerauth.FromContext(r.Context())
-		v.allow = viewerauth.Filter(r.Context(), h.config)
-		v.detail = detail
-		registered := h.do(r.Context(), func(l *loop) {
-			v.reset(l.snapshot(v))
-			l.viewers[v] = struct{}{}
-		})
-		if !registered {
+		if !h.do(r.Context(), &viewerJoined{v: v}) {
 			v.close()
 			return
 		}
-		defer h.post(func(l *loop) { delete(l.viewers, v) })
+		defer h.post(&viewerLeft{v: v})
 		go h.readViewer(v)
-		h.writeViewer(v)
+		h.writeViewer(v, d)
 	})
 }
 
-// writeViewer is the viewer's only writer. What queued while it wrote goes
-// out as one frame; a viewer that cannot take a frame within the write
-// timeout is dropped.
-func (h *Hub) writeViewer(v *viewer) {
+// viewerWriter is the state of one viewer's writer goroutine.
+type viewerWriter struct {
+	h      *Hub
+	v      *viewer
+	d      detail
+	cur    cursor
+	items  []viewItem
+	seen   map[string]int
+	out    [][]byte
+	buf    []byte
+	ok     bool
+	sums   map[string][]byte // summaries waiting for the window, newest per entity
+	order  []string
+	sumAt  time.Time // last time summaries went out
+	timer  *time.Timer
+	timerC <-chan time.Time
+}
+
+// writeViewer is the viewer's only writer. It reads what changed since its
+// cursor and sends it as one frame: entities in full at once, summaries of
+// the others coalesced over the summary window. A viewer that cannot take a
+// frame within the write timeout is dropped.
+func (h *Hub) writeViewer(v *viewer, d detail) {
 	defer v.close()
+	w := &viewerWriter{h: h, v: v, d: d, seen: make(map[string]int), sums: make(map[string][]byte), ok: true}
 	ping := time.NewTicker(h.config().Interval)
 	defer ping.Stop()
-	var buf bytes.Buffer
-	write := func(b []byte) bool {
-		_ = v.conn.SetWriteDeadline(time.Now().Add(h.opt.ViewerWriteTimeout))
-		if err := v.conn.WriteMessage(websocket.TextMessage, b); err != nil {
-			h.log.Info("viewer dropped", "reason", err.Error())
-			return false
+	w.timer = time.NewTimer(time.Hour)
+	w.timer.Stop()
+	defer w.timer.Stop()
+	for w.ok {
+		wait := h.changes.waitCh() // taken before reading: nothing published after is missed
+		w.take()
+		if !w.ok {
+			return
 		}
-		return true
-	}
-	for {
 		select {
+		case <-wait:
+		case <-w.timerC:
+			w.timerC = nil
+			w.flushSummaries(nil)
+		case nd := <-v.sub:
+			w.subscribe(nd)
+		case <-ping.C:
+			if v.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.opt.ViewerWriteTimeout)) != nil {
+				return
+			}
 		case <-v.quit:
 			return
 		case <-h.done:
 			writeClose(v.conn, websocket.CloseGoingAway, reasonShutdown)
 			return
-		case <-ping.C:
-			if v.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.opt.ViewerWriteTimeout)) != nil {
-				return
-			}
-		case <-v.wake:
-			first, items := v.take()
-			if first != nil && !write(first) {
-				return
-			}
-			if len(items) == 0 {
-				continue
-			}
-			changesFrame(&buf, h.now(), items)
-			if !write(buf.Bytes()) {
-				return
-			}
 		}
 	}
 }
 
-// changesFrame wraps encoded entities: one as a "change", several as one
-// "changes" frame (one syscall and one message for a burst).
-func changesFrame(buf *bytes.Buffer, now time.Time, items [][]byte) {
-	buf.Reset()
-	ts, _ := now.UTC().MarshalJSON()
-	if len(items) == 1 {
-		buf.WriteString(`{"type":"change","hub_time":`)
-		buf.Write(ts)
-		buf.WriteString(`,"entity":`)
-		buf.Write(items[0])
-		buf.WriteString("}")
+// take reads the log and writes what is due.
+func (w *viewerWriter) take() {
+	rv := w.h.changes.read(&w.cur, w.items, w.seen)
+	w.items = rv.items[:0]
+	if rv.snapshot {
+		clear(w.sums)
+		w.order = w.order[:0]
+		w.out = w.out[:0]
+		for _, it := range rv.items {
+			if w.v.allowed(it.id) {
+				w.out = append(w.out, w.pick(it))
+			}
+		}
+		w.buf = appendSnapshot(w.buf[:0], w.h.now(), w.h.opt.Version, rv.stateError, w.out)
+		w.write(w.buf)
+		w.sumAt = time.Now()
 		return
 	}
-	buf.WriteString(`{"type":"changes","hub_time":`)
-	buf.Write(ts)
-	buf.WriteString(`,"entities":[`)
+	if len(rv.items) == 0 {
+		return
+	}
+	w.out = w.out[:0]
+	for _, it := range rv.items {
+		switch {
+		case !w.v.allowed(it.id):
+		case w.d.full(it.id):
+			w.out = append(w.out, it.full)
+		case it.summaryChanged:
+			if _, ok := w.sums[it.id]; !ok {
+				w.order = append(w.order, it.id)
+			}
+			w.sums[it.id] = it.summary
+		}
+	}
+	now := time.Now()
+	switch {
+	case len(w.order) > 0 && (len(w.out) > 0 || now.Sub(w.sumAt) >= w.h.opt.SummaryWindow):
+		w.flushSummaries(w.out)
+	case len(w.out) > 0:
+		w.send(w.out)
+	case len(w.order) > 0 && w.timerC == nil:
+		w.timer.Reset(w.h.opt.SummaryWindow - now.Sub(w.sumAt))
+		w.timerC = w.timer.C
+	}
+}
+
+// pick is the encoding this viewer receives for an entity.
+func (w *viewerWriter) pick(it viewItem) []byte {
+	if w.d.full(it.id) {
+		return it.full
+	}
+	return it.summary
+}
+
+// flushSummaries sends the waiting summaries with full entities, in one
+// frame.
+func (w *viewerWriter) flushSummaries(full [][]byte) {
+	out := full
+	for _, id := range w.order {
+		out = append(out, w.sums[id])
+	}
+	clear(w.sums)
+	w.order = w.order[:0]
+	w.sumAt = time.Now()
+	if w.timerC != nil {
+		w.timer.Stop()
+		w.timerC = nil
+	}
+	w.send(out)
+}
+
+// subscribe changes which entities come in full, and sends those at once.
+func (w *viewerWriter) subscribe(d detail) {
+	w.d = d
+	w.out = w.out[:0]
+	for id := range d.ids {
+		if !w.v.allowed(id) {
+			continue
+		}
+		if full, ok := w.h.changes.view(id); ok {
+			w.out = append(w.out, full)
+		}
+	}
+	if d.all { // everything in full: a fresh snapshot says it best
+		w.cur.init = false
+		return
+	}
+	w.send(w.out)
+}
+
+func (w *viewerWriter) send(items [][]byte) {
+	if len(items) == 0 {
+		return
+	}
+	w.buf = appendChanges(w.buf[:0], w.h.now(), items)
+	w.write(w.buf)
+}
+
+func (w *viewerWriter) write(b []byte) {
+	if !w.ok {
+		return
+	}
+	_ = w.v.conn.SetWriteDeadline(time.Now().Add(w.h.opt.ViewerWriteTimeout))
+	if err := w.v.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+		if !w.v.revoked.Load() {
+			w.h.log.Info("viewer dropped", "reason", err.Error())
+		}
+		w.ok = false
+	}
+}
+
+// appendSnapshot wraps encoded entities in a snapshot frame.
+func appendSnapshot(dst []byte, now time.Time, version, stateError string, items [][]byte) []byte {
+	ts, _ := now.UTC().MarshalJSON()
+	ver, _ := json.Marshal(version)
+	dst = append(dst, `{"type":"snapshot","hub_time":`...)
+	dst = append(dst, ts...)
+	dst = append(dst, `,"version":`...)
+	dst = append(dst, ver...)
+	if stateError != "" {
+		msg, _ := json.Marshal(stateError)
+		dst = append(dst, `,"state_error":`...)
+		dst = append(dst, msg...)
+	}
+	dst = append(dst, `,"entities":[`...)
 	for i, it := range items {
 		if i > 0 {
-			buf.WriteByte(',')
+			dst = append(dst, ',')
 		}
-		buf.Write(it)
+		dst = append(dst, it...)
 	}
-	buf.WriteString("]}")
+	return append(dst, "]}"...)
+}
+
+// appendChanges wraps encoded entities: one as a "change", several as one
+// "changes" frame (one syscall and one message for a burst).
+func appendChanges(dst []byte, now time.Time, items [][]byte) []byte {
+	ts, _ := now.UTC().MarshalJSON()
+	if len(items) == 1 {
+		dst = append(dst, `{"type":"change","hub_time":`...)
+		dst = append(dst, ts...)
+		dst = append(dst, `,"entity":`...)
+		dst = append(dst, items[0]...)
+		return append(dst, '}')
+	}
+	dst = append(dst, `{"type":"changes","hub_time":`...)
+	dst = append(dst, ts...)
+	dst = append(dst, `,"entities":[`...)
+	for i, it := range items {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, it...)
+	}
+	return append(dst, "]}"...)
 }
 
 // readViewer takes subscriptions; anything else, or silence past three
@@ -252,6 +370,15 @@ func (h *Hub) readViewer(v *viewer) {
 			writeClose(v.conn, websocket.ClosePolicyViolation, err.Error())
 			return
 		}
-		h.post(func(l *loop) { l.subscribe(v, detailSet(req.Detail)) })
+		d := detailOf(req.Detail)
+		// Only the newest subscription matters: replace one not yet taken.
+		select {
+		case <-v.sub:
+		default:
+		}
+		select {
+		case v.sub <- d:
+		default:
+		}
 	}
 }
