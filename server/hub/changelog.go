@@ -6,31 +6,54 @@ import (
 
 // changeLog is the fan-out: the loop publishes each change once, encoded
 // once, and every viewer's writer reads what it has not yet sent from its
-// own cursor. Publishing costs the same for 10 or 10,000 viewers; a viewer
-// that falls behind the ring skips to the newest state of each entity
-// (never an older one after a newer one).
+// own cursor. Publishing costs the loop one append per change and one
+// wake-up per viewer that cares; a viewer that falls behind skips to the
+// newest state of each entity (never an older one after a newer one).
+//
+// Two rings: every change, and the changes that moved an entity's summary
+// (status, reason, fullest disk: rare). A viewer that asked for everything
+// in full reads the first; one that looks at a few entities reads their
+// newest views and the second, so its cost follows what it wants, not the
+// number of agents.
 //
 // The loop is the only writer; viewer writers read under the read lock and
-// are woken by closing the current notify channel.
+// are woken through their own channel.
 type changeLog struct {
-	mu sync.RWMutex
-	// ring holds the newest len(ring) entries; entry seq lives at
-	// ring[seq%len(ring)] while seq >= next-len(ring).
-	ring []logEntry
-	next uint64 // seq of the next entry; entries are 1-based
-	// latest is every entity's newest encoded view, by id, with the seq of
-	// its last change and of its last summary change.
-	latest map[string]*latestView
-	// order is the entity order of snapshots (the configuration's tree
-	// order); gen changes when it does (a reload), which makes every viewer
-	// start again from a snapshot.
-	order []string
-	gen   uint64
-	// stateError, when set, says the state file cannot be written; it rides
-	// on snapshots, and a change of it is a new generation.
-	stateError string
-	notify     chan struct{}
+	mu      sync.RWMutex
+	all     ring // every change
+	sums    ring // changes that moved a summary
+	latest  map[string]*latestView
+	order   []string // snapshot order (the configuration's tree order)
+	gen     uint64   // a new generation makes every viewer re-snapshot
+	stateEr string   // rides on snapshots; a change is a new generation
+
+	// Who to wake: viewers wanting everything in full, viewers by entity
+	// they want in full, and every viewer (for summaries).
+	subs    map[*logSub]struct{}
+	allSubs map[*logSub]struct{}
+	byID    map[string]map[*logSub]struct{}
 }
+
+// ring holds the newest len(entries) entries; entry seq is at
+// entries[seq%len] while seq >= next-len. Sequences start at 1.
+type ring struct {
+	entries []logEntry
+	next    uint64
+}
+
+func newRing(n int) ring { return ring{entries: make([]logEntry, n), next: 1} }
+
+func (r *ring) add(e logEntry) uint64 {
+	e.seq = r.next
+	r.entries[e.seq%uint64(len(r.entries))] = e
+	r.next++
+	return e.seq
+}
+
+func (r *ring) at(seq uint64) *logEntry { return &r.entries[seq%uint64(len(r.entries))] }
+
+// behind says whether the entries from seq on are no longer all held.
+func (r *ring) behind(seq uint64) bool { return seq+uint64(len(r.entries)) < r.next }
 
 type logEntry struct {
 	seq            uint64
@@ -41,39 +64,108 @@ type logEntry struct {
 
 type latestView struct {
 	full, summary []byte
-	seq           uint64 // last change
-	summarySeq    uint64 // last change of the summary
+	seq           uint64 // in the ring of every change
+	sumSeq        uint64 // in the ring of summary changes
 }
 
-// logSize bounds the ring: at 2,000 reports a second it holds ~4 s of
-// changes; a viewer further behind reads the latest table instead.
-const logSize = 8192
+// Ring sizes: at 2,000 reports a second the first holds ~4 s of changes; a
+// viewer further behind reads the latest table instead.
+const (
+	logSize    = 8192
+	sumLogSize = 4096
+)
+
+// logSub is a viewer's registration: what it wants in full, and how to
+// wake it: at once for what it wants in full (and a new snapshot), or for
+// a summary, which the viewer may take after its summary window.
+type logSub struct {
+	wake, wakeSum chan struct{}
+	d             detail
+}
+
+func (s *logSub) signal()    { poke(s.wake) }
+func (s *logSub) signalSum() { poke(s.wakeSum) }
+
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
 
 func newChangeLog() *changeLog {
-	return &changeLog{ring: make([]logEntry, logSize), next: 1, latest: make(map[string]*latestView), notify: make(chan struct{})}
+	return &changeLog{all: newRing(logSize), sums: newRing(sumLogSize), latest: make(map[string]*latestView),
+		subs: make(map[*logSub]struct{}), allSubs: make(map[*logSub]struct{}), byID: make(map[string]map[*logSub]struct{})}
 }
 
-// wake tells every waiting writer that something was published; the loop
-// holds the write lock.
-func (c *changeLog) wakeLocked() {
-	close(c.notify)
-	c.notify = make(chan struct{})
+// register adds a viewer with what it wants in full; unregister removes it.
+func (c *changeLog) register(d detail) *logSub {
+	s := &logSub{wake: make(chan struct{}, 1), wakeSum: make(chan struct{}, 1), d: d}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.subs[s] = struct{}{}
+	c.index(s)
+	return s
 }
 
-// waitCh is closed at the next publication.
-func (c *changeLog) waitCh() <-chan struct{} {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.notify
+func (c *changeLog) unregister(s *logSub) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.unindex(s)
+	delete(c.subs, s)
 }
 
-// publish appends a round's changes (newest view per entity) at once.
+// resubscribe changes what a viewer wants in full.
+func (c *changeLog) resubscribe(s *logSub, d detail) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.unindex(s)
+	s.d = d
+	c.index(s)
+}
+
+func (c *changeLog) index(s *logSub) {
+	if s.d.all {
+		c.allSubs[s] = struct{}{}
+		return
+	}
+	for id := range s.d.ids {
+		m := c.byID[id]
+		if m == nil {
+			m = make(map[*logSub]struct{})
+			c.byID[id] = m
+		}
+		m[s] = struct{}{}
+	}
+}
+
+func (c *changeLog) unindex(s *logSub) {
+	delete(c.allSubs, s)
+	for id := range s.d.ids {
+		if m := c.byID[id]; m != nil {
+			delete(m, s)
+			if len(m) == 0 {
+				delete(c.byID, id)
+			}
+		}
+	}
+}
+
+// published is one entity's new view, encoded.
+type published struct {
+	id            string
+	full, summary []byte
+}
+
+// publish appends a round's changes (newest view per entity) and wakes the
+// viewers they concern.
 func (c *changeLog) publish(items []published) {
 	if len(items) == 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	anySummary := false
 	for _, it := range items {
 		lv := c.latest[it.id]
 		summaryChanged := lv == nil || string(lv.summary) != string(it.summary)
@@ -81,21 +173,24 @@ func (c *changeLog) publish(items []published) {
 			lv = &latestView{}
 			c.latest[it.id] = lv
 		}
-		seq := c.next
-		c.next++
-		lv.full, lv.summary, lv.seq = it.full, it.summary, seq
+		e := logEntry{id: it.id, full: it.full, summary: it.summary, summaryChanged: summaryChanged}
+		lv.full, lv.summary, lv.seq = it.full, it.summary, c.all.add(e)
 		if summaryChanged {
-			lv.summarySeq = seq
+			lv.sumSeq = c.sums.add(e)
+			anySummary = true
 		}
-		c.ring[seq%uint64(len(c.ring))] = logEntry{seq: seq, id: it.id, full: it.full, summary: it.summary, summaryChanged: summaryChanged}
+		for s := range c.byID[it.id] {
+			s.signal()
+		}
 	}
-	c.wakeLocked()
-}
-
-// published is one entity's new view, encoded.
-type published struct {
-	id            string
-	full, summary []byte
+	for s := range c.allSubs {
+		s.signal()
+	}
+	if anySummary {
+		for s := range c.subs {
+			s.signalSum()
+		}
+	}
 }
 
 // reset starts a new generation: a new entity order (and views, for
@@ -119,29 +214,35 @@ func (c *changeLog) reset(order []string, views []published) {
 			lv = &latestView{}
 			c.latest[it.id] = lv
 		}
-		lv.full, lv.summary, lv.seq, lv.summarySeq = it.full, it.summary, c.next-1, c.next-1
+		lv.full, lv.summary, lv.seq, lv.sumSeq = it.full, it.summary, c.all.next-1, c.sums.next-1
 	}
-	c.gen++
-	c.wakeLocked()
+	c.newGenLocked()
 }
 
 // setStateError changes the state-file trouble carried by snapshots.
 func (c *changeLog) setStateError(msg string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.stateError == msg {
+	if c.stateEr == msg {
 		return
 	}
-	c.stateError = msg
+	c.stateEr = msg
+	c.newGenLocked()
+}
+
+func (c *changeLog) newGenLocked() {
 	c.gen++
-	c.wakeLocked()
+	for s := range c.subs {
+		s.signal()
+	}
 }
 
 // cursor is a viewer's place in the log.
 type cursor struct {
-	gen  uint64
-	next uint64 // first seq not yet read
-	init bool
+	gen     uint64
+	next    uint64 // first seq of the ring of every change not yet read
+	sumNext uint64 // same, in the ring of summary changes
+	init    bool
 }
 
 // readView is what a viewer's writer takes from the log in one go.
@@ -151,63 +252,98 @@ type readView struct {
 	items      []viewItem
 }
 
-// viewItem is one entity to send: its full and summary encodings and
-// whether the summary moved since the cursor.
+// viewItem is one entity to send: in full, or as a summary.
 type viewItem struct {
-	id             string
-	full, summary  []byte
-	summaryChanged bool
+	id    string
+	bytes []byte
+	full  bool
 }
 
-// read returns what happened since cur and advances it. A viewer in a new
-// generation (or new) gets a snapshot of every entity; one behind the
-// ring gets the newest view of every entity changed since its cursor.
-// seen is the caller's scratch map (emptied here), so a writer reading
-// thousands of times a second does not allocate one each time.
-func (c *changeLog) read(cur *cursor, buf []viewItem, seen map[string]int) readView {
+// read returns, for a viewer wanting d in full, what to send since cur,
+// and advances cur: after a new generation (or at first) every entity; else
+// the newest full view of each wanted entity that changed, and the newest
+// summary of each other entity whose summary moved. seen is the caller's
+// scratch map.
+func (c *changeLog) read(cur *cursor, d detail, buf []viewItem, seen map[string]int) readView {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	out := readView{items: buf[:0]}
 	if c.gen == 0 { // the loop has not published the entities yet
 		return out
 	}
-	switch {
-	case !cur.init || cur.gen != c.gen:
-		out.snapshot, out.stateError = true, c.stateError
+	defer func() { cur.gen, cur.next, cur.sumNext, cur.init = c.gen, c.all.next, c.sums.next, true }()
+	if !cur.init || cur.gen != c.gen {
+		out.snapshot, out.stateError = true, c.stateEr
 		for _, id := range c.order {
 			if lv := c.latest[id]; lv != nil {
-				out.items = append(out.items, viewItem{id: id, full: lv.full, summary: lv.summary, summaryChanged: true})
+				if d.full(id) {
+					out.items = append(out.items, viewItem{id: id, bytes: lv.full, full: true})
+				} else {
+					out.items = append(out.items, viewItem{id: id, bytes: lv.summary})
+				}
 			}
 		}
-	case cur.next+uint64(len(c.ring)) < c.next:
-		// Fell behind the ring: newest views of what changed since.
-		for _, id := range c.order {
-			if lv := c.latest[id]; lv != nil && lv.seq >= cur.next {
-				out.items = append(out.items, viewItem{id: id, full: lv.full, summary: lv.summary, summaryChanged: lv.summarySeq >= cur.next})
-			}
-		}
-	default:
-		// Newest entry per entity, in the order of their newest change; a
-		// summary moved if any entry of the range moved it.
-		clear(seen)
-		for seq := cur.next; seq < c.next; seq++ {
-			e := &c.ring[seq%uint64(len(c.ring))]
-			if i, ok := seen[e.id]; ok {
-				it := &out.items[i]
-				it.full, it.summary = e.full, e.summary
-				it.summaryChanged = it.summaryChanged || e.summaryChanged
-				continue
-			}
-			seen[e.id] = len(out.items)
-			out.items = append(out.items, viewItem{id: e.id, full: e.full, summary: e.summary, summaryChanged: e.summaryChanged})
+		return out
+	}
+	if d.all {
+		out.items = c.readRing(&c.all, cur.next, out.items, seen, true, func(lv *latestView) uint64 { return lv.seq })
+		return out
+	}
+	for id := range d.ids {
+		if lv := c.latest[id]; lv != nil && lv.seq >= cur.next {
+			out.items = append(out.items, viewItem{id: id, bytes: lv.full, full: true})
 		}
 	}
-	cur.gen, cur.next, cur.init = c.gen, c.next, true
+	// Summaries of the others; the wanted ones came in full above.
+	start := len(out.items)
+	out.items = c.readRing(&c.sums, cur.sumNext, out.items, seen, false, func(lv *latestView) uint64 { return lv.sumSeq })
+	kept := out.items[:start]
+	for _, it := range out.items[start:] {
+		if !d.ids[it.id] {
+			kept = append(kept, it)
+		}
+	}
+	out.items = kept
 	return out
 }
 
-// view returns an entity's newest encodings (a subscription asks for it
-// in full at once).
+// readRing appends the newest view of each entity changed in r since
+// from, in the order of their first change (or, when from is behind the
+// ring, the newest of every entity changed since, in tree order).
+func (c *changeLog) readRing(r *ring, from uint64, items []viewItem, seen map[string]int, full bool, seqOf func(*latestView) uint64) []viewItem {
+	pick := func(lv *latestView) []byte {
+		if full {
+			return lv.full
+		}
+		return lv.summary
+	}
+	if r.behind(from) {
+		for _, id := range c.order {
+			if lv := c.latest[id]; lv != nil && seqOf(lv) >= from {
+				items = append(items, viewItem{id: id, bytes: pick(lv), full: full})
+			}
+		}
+		return items
+	}
+	clear(seen)
+	for seq := from; seq < r.next; seq++ {
+		e := r.at(seq)
+		b := e.summary
+		if full {
+			b = e.full
+		}
+		if i, ok := seen[e.id]; ok {
+			items[i].bytes = b
+			continue
+		}
+		seen[e.id] = len(items)
+		items = append(items, viewItem{id: e.id, bytes: b, full: full})
+	}
+	return items
+}
+
+// view returns an entity's newest full encoding (a subscription asks for
+// it at once).
 func (c *changeLog) view(id string) ([]byte, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -216,11 +352,4 @@ func (c *changeLog) view(id string) ([]byte, bool) {
 		return nil, false
 	}
 	return lv.full, true
-}
-
-// pending says whether anything was published after cur.
-func (c *changeLog) pending(cur *cursor) bool {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return !cur.init || cur.gen != c.gen || cur.next < c.next
 }

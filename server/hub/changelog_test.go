@@ -15,56 +15,105 @@ func pubs(kv ...string) []published {
 	return out
 }
 
-func names(items []viewItem, summary bool) string {
+func names(items []viewItem) string {
 	var parts []string
 	for _, it := range items {
-		b := it.full
-		if summary {
-			b = it.summary
-		}
-		s := string(b)
-		if summary && it.summaryChanged {
-			s += "*"
-		}
-		parts = append(parts, s)
+		parts = append(parts, string(it.bytes))
 	}
 	return strings.Join(parts, ",")
 }
 
+var everything = detail{all: true}
+
 func TestChangeLogReads(t *testing.T) {
 	c := newChangeLog()
-	var cur cursor
+	var cur, dcur cursor
 	seen := map[string]int{}
-	if rv := c.read(&cur, nil, seen); rv.snapshot || len(rv.items) != 0 || cur.init {
+	onlyB := detailOf([]string{"B"})
+	if rv := c.read(&cur, everything, nil, seen); rv.snapshot || len(rv.items) != 0 || cur.init {
 		t.Fatalf("before the loop published anything: %+v", rv)
 	}
 	c.reset([]string{"A", "B", "C"}, pubs("A", "a0", "sa0", "B", "b0", "sb0", "C", "c0", "sc0"))
-	rv := c.read(&cur, nil, seen)
-	if !rv.snapshot || names(rv.items, false) != "a0,b0,c0" {
+	if rv := c.read(&cur, everything, nil, seen); !rv.snapshot || names(rv.items) != "a0,b0,c0" {
 		t.Fatalf("first read: %+v", rv)
 	}
-	// A changes twice (its summary once), B once: newest per entity, and a
-	// summary that moved anywhere in the range counts as moved.
+	// A viewer of B in full gets B in full and summaries of the others.
+	if rv := c.read(&dcur, onlyB, nil, seen); !rv.snapshot || names(rv.items) != "sa0,b0,sc0" {
+		t.Fatalf("first read, B in full: %q", names(rv.items))
+	}
+	// A changes twice (its summary once), B once, C's figures once.
 	c.publish(pubs("A", "a1", "sa1"))
 	c.publish(pubs("B", "b1", "sb0"))
 	c.publish(pubs("A", "a2", "sa1"))
-	rv = c.read(&cur, nil, seen)
-	if rv.snapshot || names(rv.items, false) != "a2,b1" || names(rv.items, true) != "sa1*,sb0" {
-		t.Fatalf("changes: full %q summaries %q", names(rv.items, false), names(rv.items, true))
+	c.publish(pubs("C", "c1", "sc0"))
+	if rv := c.read(&cur, everything, nil, seen); rv.snapshot || names(rv.items) != "a2,b1,c1" {
+		t.Fatalf("changes in full: %q", names(rv.items))
 	}
-	if rv = c.read(&cur, nil, seen); len(rv.items) != 0 {
+	// B in full, and the summary that moved (A's), not C's figures.
+	if rv := c.read(&dcur, onlyB, nil, seen); rv.snapshot || names(rv.items) != "b1,sa1" {
+		t.Fatalf("changes for B in full: %q", names(rv.items))
+	}
+	if rv := c.read(&cur, everything, nil, seen); len(rv.items) != 0 {
 		t.Fatalf("read twice: %+v", rv)
 	}
 	// A new generation (a reload) is a snapshot again, in the new order.
 	c.reset([]string{"C", "A"}, nil)
-	rv = c.read(&cur, nil, seen)
-	if !rv.snapshot || names(rv.items, false) != "c0,a2" {
-		t.Fatalf("after reset: %q", names(rv.items, false))
+	if rv := c.read(&cur, everything, nil, seen); !rv.snapshot || names(rv.items) != "c1,a2" {
+		t.Fatalf("after reset: %q", names(rv.items))
 	}
 	// State-file trouble rides on a new snapshot.
 	c.setStateError("disk full")
-	if rv = c.read(&cur, nil, seen); !rv.snapshot || rv.stateError != "disk full" {
+	if rv := c.read(&cur, everything, nil, seen); !rv.snapshot || rv.stateError != "disk full" {
 		t.Fatalf("state error: %+v", rv)
+	}
+}
+
+// TestChangeLogWakesOnlyWhoCares: a change wakes the viewers that want
+// that entity in full (or everything); a summary change wakes everyone's
+// summary channel.
+func TestChangeLogWakesOnlyWhoCares(t *testing.T) {
+	c := newChangeLog()
+	c.reset([]string{"A", "B"}, pubs("A", "a0", "s", "B", "b0", "s"))
+	all := c.register(everything)
+	onA := c.register(detailOf([]string{"A"}))
+	none := c.register(detailOf(nil))
+	drain := func(s *logSub) (full, sum bool) {
+		select {
+		case <-s.wake:
+			full = true
+		default:
+		}
+		select {
+		case <-s.wakeSum:
+			sum = true
+		default:
+		}
+		return
+	}
+	for _, s := range []*logSub{all, onA, none} {
+		drain(s)
+	}
+	c.publish(pubs("B", "b1", "s")) // figures only
+	for name, tc := range map[string]struct {
+		s         *logSub
+		full, sum bool
+	}{"all": {all, true, false}, "onA": {onA, false, false}, "none": {none, false, false}} {
+		if f, s := drain(tc.s); f != tc.full || s != tc.sum {
+			t.Errorf("B's figures: %s woken full=%v sum=%v, want %v %v", name, f, s, tc.full, tc.sum)
+		}
+	}
+	c.publish(pubs("A", "a1", "sA")) // A's summary moved
+	for name, tc := range map[string]struct {
+		s         *logSub
+		full, sum bool
+	}{"all": {all, true, true}, "onA": {onA, true, true}, "none": {none, false, true}} {
+		if f, s := drain(tc.s); f != tc.full || s != tc.sum {
+			t.Errorf("A's status: %s woken full=%v sum=%v, want %v %v", name, f, s, tc.full, tc.sum)
+		}
+	}
+	c.unregister(onA)
+	if len(c.byID) != 0 {
+		t.Fatalf("index not cleaned: %v", c.byID)
 	}
 }
 
@@ -74,21 +123,22 @@ func TestChangeLogReads(t *testing.T) {
 func TestChangeLogSlowReaderSkipsToNewest(t *testing.T) {
 	c := newChangeLog()
 	c.reset([]string{"A", "B", "C"}, pubs("A", "a0", "s", "B", "b0", "s", "C", "c0", "s"))
-	var cur cursor
+	var cur, scur cursor
 	seen := map[string]int{}
-	c.read(&cur, nil, seen)
+	none := detailOf(nil)
+	c.read(&cur, everything, nil, seen)
+	c.read(&scur, none, nil, seen)
 	for i := 1; i <= 3*logSize; i++ {
-		c.publish(pubs("A", fmt.Sprintf("a%d", i), "s"))
+		c.publish(pubs("A", fmt.Sprintf("a%d", i), fmt.Sprintf("s%d", i)))
 		if i == logSize {
 			c.publish(pubs("B", "b1", "sB"))
 		}
 	}
-	rv := c.read(&cur, nil, seen)
-	if got := names(rv.items, false); got != fmt.Sprintf("a%d,b1", 3*logSize) {
+	if got := names(c.read(&cur, everything, nil, seen).items); got != fmt.Sprintf("a%d,b1", 3*logSize) {
 		t.Fatalf("behind the ring: %q", got)
 	}
-	if got := names(rv.items, true); got != "s,sB*" {
-		t.Fatalf("behind the ring, summaries: %q", got)
+	if got := names(c.read(&scur, none, nil, seen).items); got != fmt.Sprintf("s%d,sB", 3*logSize) {
+		t.Fatalf("behind the summary ring: %q", got)
 	}
 }
 

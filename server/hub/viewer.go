@@ -140,45 +140,53 @@ func (h *Hub) ViewerHandler() http.Handler {
 
 // viewerWriter is the state of one viewer's writer goroutine.
 type viewerWriter struct {
-	h      *Hub
-	v      *viewer
-	d      detail
-	cur    cursor
-	items  []viewItem
-	seen   map[string]int
-	out    [][]byte
-	buf    []byte
-	ok     bool
-	sums   map[string][]byte // summaries waiting for the window, newest per entity
-	order  []string
-	sumAt  time.Time // last time summaries went out
-	timer  *time.Timer
-	timerC <-chan time.Time
+	h     *Hub
+	v     *viewer
+	sub   *logSub
+	cur   cursor
+	items []viewItem
+	seen  map[string]int
+	out   [][]byte
+	buf   []byte
+	ok    bool
+	sumAt time.Time // when summaries last went out
 }
 
-// writeViewer is the viewer's only writer. It reads what changed since its
-// cursor and sends it as one frame: entities in full at once, summaries of
-// the others coalesced over the summary window. A viewer that cannot take a
-// frame within the write timeout is dropped.
+// writeViewer is the viewer's only writer. Woken by the change log, it
+// reads what changed since its cursor and sends it as one frame: entities
+// it wants in full at once, summaries of the others at most once per
+// summary window. A viewer that cannot take a frame within the write
+// timeout is dropped.
 func (h *Hub) writeViewer(v *viewer, d detail) {
 	defer v.close()
-	w := &viewerWriter{h: h, v: v, d: d, seen: make(map[string]int), sums: make(map[string][]byte), ok: true}
+	w := &viewerWriter{h: h, v: v, seen: make(map[string]int), ok: true}
+	w.sub = h.changes.register(d)
+	defer h.changes.unregister(w.sub)
 	ping := time.NewTicker(h.config().Interval)
 	defer ping.Stop()
-	w.timer = time.NewTimer(time.Hour)
-	w.timer.Stop()
-	defer w.timer.Stop()
+	window := time.NewTimer(time.Hour)
+	window.Stop()
+	defer window.Stop()
+	var windowC <-chan time.Time
+	w.take() // the snapshot, once the loop has published the entities
 	for w.ok {
-		wait := h.changes.waitCh() // taken before reading: nothing published after is missed
-		w.take()
-		if !w.ok {
-			return
-		}
 		select {
-		case <-wait:
-		case <-w.timerC:
-			w.timerC = nil
-			w.flushSummaries(nil)
+		case <-w.sub.wake:
+			w.take()
+		case <-w.sub.wakeSum:
+			// Summaries wait for the window; anything woken meanwhile
+			// (an entity in full) takes them along.
+			if wait := h.opt.SummaryWindow - time.Since(w.sumAt); wait > 0 {
+				if windowC == nil {
+					window.Reset(wait)
+					windowC = window.C
+				}
+				continue
+			}
+			w.take()
+		case <-windowC:
+			windowC = nil
+			w.take()
 		case nd := <-v.sub:
 			w.subscribe(nd)
 		case <-ping.C:
@@ -194,80 +202,53 @@ func (h *Hub) writeViewer(v *viewer, d detail) {
 	}
 }
 
-// take reads the log and writes what is due.
+// take reads the log and writes what is due, in one frame.
 func (w *viewerWriter) take() {
-	rv := w.h.changes.read(&w.cur, w.items, w.seen)
-	w.items = rv.items[:0]
-	if rv.snapshot {
-		clear(w.sums)
-		w.order = w.order[:0]
-		w.out = w.out[:0]
-		for _, it := range rv.items {
-			if w.v.allowed(it.id) {
-				w.out = append(w.out, w.pick(it))
-			}
-		}
-		w.buf = appendSnapshot(w.buf[:0], w.h.now(), w.h.opt.Version, rv.stateError, w.out)
-		w.write(w.buf)
-		w.sumAt = time.Now()
-		return
-	}
-	if len(rv.items) == 0 {
-		return
-	}
+	rv := w.h.changes.read(&w.cur, w.sub.d, w.items, w.seen)
 	w.out = w.out[:0]
 	for _, it := range rv.items {
-		switch {
-		case !w.v.allowed(it.id):
-		case w.d.full(it.id):
-			w.out = append(w.out, it.full)
-		case it.summaryChanged:
-			if _, ok := w.sums[it.id]; !ok {
-				w.order = append(w.order, it.id)
-			}
-			w.sums[it.id] = it.summary
+		if w.v.allowed(it.id) {
+			w.out = append(w.out, it.bytes)
 		}
 	}
-	now := time.Now()
 	switch {
-	case len(w.order) > 0 && (len(w.out) > 0 || now.Sub(w.sumAt) >= w.h.opt.SummaryWindow):
-		w.flushSummaries(w.out)
+	case rv.snapshot:
+		w.buf = appendSnapshot(w.buf[:0], w.h.now(), w.h.opt.Version, rv.stateError, w.out)
+		w.write(w.buf)
 	case len(w.out) > 0:
-		w.send(w.out)
-	case len(w.order) > 0 && w.timerC == nil:
-		w.timer.Reset(w.h.opt.SummaryWindow - now.Sub(w.sumAt))
-		w.timerC = w.timer.C
+		w.buf = appendChanges(w.buf[:0], w.h.now(), w.out)
+		w.write(w.buf)
 	}
-}
-
-// pick is the encoding this viewer receives for an entity.
-func (w *viewerWriter) pick(it viewItem) []byte {
-	if w.d.full(it.id) {
-		return it.full
-	}
-	return it.summary
-}
-
-// flushSummaries sends the waiting summaries with full entities, in one
-// frame.
-func (w *viewerWriter) flushSummaries(full [][]byte) {
-	out := full
-	for _, id := range w.order {
-		out = append(out, w.sums[id])
-	}
-	clear(w.sums)
-	w.order = w.order[:0]
 	w.sumAt = time.Now()
-	if w.timerC != nil {
-		w.timer.Stop()
-		w.timerC = nil
-	}
-	w.send(out)
+	w.items = rv.items[:0]
+	w.trim()
 }
 
-// subscribe changes which entities come in full, and sends those at once.
+// trim lets go of buffers a burst made large (a snapshot of 10,000
+// entities), so 1,000 idle viewers do not each keep megabytes.
+func (w *viewerWriter) trim() {
+	if cap(w.buf) > 256<<10 {
+		w.buf = nil
+	}
+	if cap(w.items) > 4096 {
+		w.items = nil
+	}
+	if cap(w.out) > 4096 {
+		w.out = nil
+	}
+	if len(w.seen) > 4096 {
+		w.seen = make(map[string]int)
+	}
+}
+
+// subscribe changes which entities come in full and sends those at once.
 func (w *viewerWriter) subscribe(d detail) {
-	w.d = d
+	w.h.changes.resubscribe(w.sub, d)
+	if d.all { // everything in full: a fresh snapshot says it best
+		w.cur.init = false
+		w.take()
+		return
+	}
 	w.out = w.out[:0]
 	for id := range d.ids {
 		if !w.v.allowed(id) {
@@ -277,19 +258,10 @@ func (w *viewerWriter) subscribe(d detail) {
 			w.out = append(w.out, full)
 		}
 	}
-	if d.all { // everything in full: a fresh snapshot says it best
-		w.cur.init = false
-		return
+	if len(w.out) > 0 {
+		w.buf = appendChanges(w.buf[:0], w.h.now(), w.out)
+		w.write(w.buf)
 	}
-	w.send(w.out)
-}
-
-func (w *viewerWriter) send(items [][]byte) {
-	if len(items) == 0 {
-		return
-	}
-	w.buf = appendChanges(w.buf[:0], w.h.now(), items)
-	w.write(w.buf)
 }
 
 func (w *viewerWriter) write(b []byte) {
