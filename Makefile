@@ -8,7 +8,7 @@ DEMO_ADDR ?= 127.0.0.1:8080
 STATICCHECK_VERSION := v0.8.2
 GO_SOURCES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './.tmp/*') go.mod go.sum
 
-.PHONY: all build demo test lint vet fmt-check unit fuzz bench clean
+.PHONY: all build demo test test-deps lint vet fmt-check unit fuzz bench clean
 
 all: build
 
@@ -31,16 +31,47 @@ $(BIN)/imaging-demo: $(GO_SOURCES) $(WASM_OUTPUTS) $(WEB_STATIC)
 demo: build
 	exec $(BIN)/imaging-demo --addr $(DEMO_ADDR) --agent $(BIN)/imaging-agent
 
-test: lint unit fuzz
+test: test-deps lint unit fuzz
+
+# What the tests need beyond Go, as COMMAND:DEBIAN-PACKAGE (a path for a
+# command outside PATH): the browser tests drive Chromium, the database
+# tests run MariaDB, the metrics checks use promtool, and npm fetches
+# axe-core. Missing ones are installed when run as root; otherwise make
+# stops with the command to run. The tests never skip what is missing
+# (only `go test -short` does).
+TEST_NEEDS := /usr/bin/chromium:chromium /usr/sbin/mariadbd:mariadb-server promtool:prometheus npm:npm
+
+test-deps:
+	@missing=""; \
+	for need in $(TEST_NEEDS); do \
+	  cmd=$${need%%:*}; pkg=$${need##*:}; \
+	  if [ -x "$$cmd" ] || command -v "$$cmd" >/dev/null 2>&1; then continue; fi; \
+	  missing="$$missing $$pkg"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "make test needs:$$missing. Install with:"; \
+	  echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends$$missing"; \
+	  exit 1; \
+	fi; \
+	echo "installing:$$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends$$missing
 
 # axe-core for the accessibility checks of the browser tests, from npm.
 E2E_DEPS := web/e2e/node_modules/axe-core/axe.min.js
-$(E2E_DEPS): web/e2e/package.json web/e2e/package-lock.json
+$(E2E_DEPS): web/e2e/package.json web/e2e/package-lock.json | test-deps
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "the browser tests need axe-core ($@ missing or older than web/e2e/package-lock.json). Install with:"; \
+	  echo "  npm ci --prefix web/e2e --no-audit --no-fund"; \
+	  exit 1; \
+	fi
 	npm ci --prefix web/e2e --no-audit --no-fund
 	@touch $@
 
-unit: build $(E2E_DEPS)
-	IMAGING_BIN=$(BIN) $(GO) test -race -count=1 -timeout 20m ./...
+# REQUIRE_MARIADB: a missing MariaDB fails the database tests (server/medulla
+# and cmd/imaging-hub) instead of skipping them.
+unit: build test-deps $(E2E_DEPS)
+	REQUIRE_MARIADB=1 IMAGING_BIN=$(BIN) $(GO) test -race -count=1 -timeout 20m ./...
 
 lint: vet fmt-check $(BIN)/staticcheck
 	$(BIN)/staticcheck ./...
@@ -49,8 +80,10 @@ vet:
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./app/... ./cmd/imaging-app/ ./wire/
 
+# Every Go file git knows or would add (new ones too), that still exists.
 fmt-check:
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on: $$out"; exit 1; fi
+	@out=$$(git ls-files -co --exclude-standard '*.go' | while read -r f; do [ -f "$$f" ] && echo "$$f"; done | xargs -r gofmt -l); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -1,4 +1,4 @@
-# Benchmarks (server/loadtest, cmd/imaging-bench, docs/BENCHMARKS.md).
+# Benchmarks (bench/, cmd/imaging-bench, docs/BENCHMARKS.md).
 # Included by the top-level Makefile; $(BIN)/imaging-hub and
 # $(BIN)/imaging-agent come from its `build` target.
 #
@@ -29,6 +29,12 @@ BENCH_FLAGS    ?=
 $(BIN)/imaging-bench: $(GO_SOURCES)
 	$(GO) build -trimpath -o $@ ./cmd/imaging-bench
 
+# `make bin/imaging-bench` names the same file by its relative path.
+ifneq ($(abspath bin/imaging-bench),$(abspath $(BIN)/imaging-bench))
+else ifneq (bin/imaging-bench,$(BIN)/imaging-bench)
+bin/imaging-bench: $(BIN)/imaging-bench
+endif
+
 bench-scan:
 	@mkdir -p $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench 'Scan' -benchmem -benchtime $(BENCH_SCANTIME) ./agent/repo/ | tee $(BENCH_OUT)/scan.txt
@@ -42,5 +48,5 @@ BENCH_PROFILE_SCENARIO ?= 10000x1000
 bench-profile:
 	@mkdir -p $(BENCH_OUT)
 	LOADTEST_PROFILE=$(BENCH_OUT)/hub.pprof LOADTEST_SCENARIO=$(BENCH_PROFILE_SCENARIO) \
-		$(GO) test -run '^TestProfileHub$$' -v -count=1 -timeout 10m ./server/loadtest/
+		$(GO) test -run '^TestProfileHub$$' -v -count=1 -timeout 10m ./bench/
 	$(GO) tool pprof -top -nodecount 40 $(BENCH_OUT)/hub.pprof | tee $(BENCH_OUT)/hub-profile.txt

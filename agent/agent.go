@@ -53,7 +53,7 @@ func NewCollector(root string, prober *probe.Prober) *Collector {
 // says why in Errors; a repository that cannot be read is a failed probe,
 // which the hub shows as Connection error.
 func (c *Collector) Collect(ctx context.Context) wire.Report {
-	r := wire.Report{Type: wire.TypeReport, CollectedAt: c.now().UTC()}
+	r := wire.Report{Type: wire.TypeReport, Figures: wire.Figures{CollectedAt: c.now().UTC()}}
 	fail := func(err error) { r.Errors = append(r.Errors, err.Error()) }
 
 	host, up, boot, err := collect.Host(ctx)

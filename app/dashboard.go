@@ -1,8 +1,12 @@
-// Package ui is the browser app: go-app components shared by the WASM build
+// Package app is the browser app: go-app components shared by the WASM build
 // (cmd/imaging-app) and the hub, which prerenders the same routes. The
 // dashboard (/, /entities/{id}) shows one entity in detail; the wall (/wall)
 // shows every entity at once on a NOC screen.
-package ui
+//
+// Inside this package the name app is go-app's package
+// (github.com/maxence-charriere/go-app/v10/pkg/app); importers that need
+// both name this one ui.
+package app
 
 import (
 	"strconv"
@@ -16,7 +20,7 @@ import (
 )
 
 // EntityRoutePattern matches /entities/{id}; ids follow wire.ValidEntityID.
-const EntityRoutePattern = `^/entities/[A-Za-z0-9._-]{1,64}$`
+const EntityRoutePattern = `^/entities/` + wire.EntityIDPattern + `$`
 
 // WallPath is the NOC screen's route.
 const WallPath = "/wall"
@@ -79,16 +83,16 @@ func (d *Dashboard) OnNav(ctx app.Context) {
 // traffic saved.
 func (d *Dashboard) follow() {
 	if e, ok := d.current(); ok {
-		d.subscribe([]string{e.ID})
+		d.subscribe(wire.DetailOf(e.ID))
 		return
 	}
 	for _, id := range []string{d.selected, d.remembered} {
 		if id != "" {
-			d.subscribe([]string{id})
+			d.subscribe(wire.DetailOf(id))
 			return
 		}
 	}
-	d.subscribe(nil) // the root is not known yet: summaries, then the root in full
+	d.subscribe(wire.DetailNone) // the root is not known yet: summaries, then the root in full
 }
 
 // OnMount implements app.Mounter: the connection and the clock run only in

@@ -1,4 +1,4 @@
-package ui
+package app
 
 import (
 	"testing"
@@ -115,4 +115,40 @@ func TestDashboardSaysWhenTheStateFileFails(t *testing.T) {
 	wantAll(t, visibleText(d), "The hub cannot write its state file")
 	run(eng, d, func() { d.apply(Batch{Snapshot: snapshot(), HubTime: hubNow, ReceivedAt: hubNow}) })
 	wantNone(t, visibleText(d), "state file")
+}
+
+// TestPagesAskForTheirDetail: the dashboard asks for the entity on screen
+// in full (none until it knows which), the wall for none.
+func TestPagesAskForTheirDetail(t *testing.T) {
+	eng, d := loadDashboard(t)
+	run(eng, d, d.follow)
+	if !d.detailSet || !d.detail.Equal(wire.DetailNone) {
+		t.Fatalf("dashboard before any snapshot asks for %+v (set %v)", d.detail, d.detailSet)
+	}
+	cases := []struct {
+		name     string
+		selected string
+		want     wire.Detail
+	}{
+		{"the root by default", "", wire.DetailOf("UUID0")},
+		{"the entity in the URL", "UUID3", wire.DetailOf("UUID3")},
+		{"an entity not in the snapshot yet", "UUID77", wire.DetailOf("UUID77")},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			run(eng, d, func() {
+				d.apply(Batch{Snapshot: snapshot(), HubTime: hubNow, ReceivedAt: hubNow})
+				d.selected = c.selected
+				d.follow()
+			})
+			if !d.detail.Equal(c.want) {
+				t.Fatalf("asks for %+v, want %+v", d.detail, c.want)
+			}
+		})
+	}
+	weng, w := loadWall(t)
+	runWall(weng, w, func() { w.OnMount(w.mctx) })
+	if !w.detailSet || !w.detail.Equal(wire.DetailNone) {
+		t.Fatalf("wall asks for %+v (set %v)", w.detail, w.detailSet)
+	}
 }

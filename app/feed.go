@@ -1,11 +1,11 @@
-package ui
+package app
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
-	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,9 +14,6 @@ import (
 
 	"imagingstatus/wire"
 )
-
-// ViewerPath is where the hub serves the viewer WebSocket.
-const ViewerPath = "/api/v1/ws"
 
 // ConnPhase is the page's link to the hub.
 type ConnPhase int
@@ -54,7 +51,7 @@ func ViewerURL(protocol, host string) string {
 	if protocol == "https:" {
 		scheme = "wss:"
 	}
-	return scheme + "//" + host + ViewerPath
+	return scheme + "//" + host + wire.ViewerPath
 }
 
 // Backoff gives the wait before attempt n (1-based): doubling from base up
@@ -186,25 +183,34 @@ type Feed struct {
 	Deliver func(Batch)
 
 	// Which entities come in full; the others come as summaries (status
-	// only), which keeps a large hub light. Unset: everything in full.
+	// only), which keeps a large hub light. Never set: everything in full.
 	mu        sync.Mutex
-	detail    []string
+	detail    wire.Detail
 	detailSet bool
 	conn      *websocket.Conn
+	// sending serializes subscribe messages; each sends the newest
+	// detail, so the last one the hub reads is the last asked for.
+	sending sync.Mutex
 }
 
-// SetDetail asks for these entities in full from now on (the one on
-// screen); nil asks for summaries only. Safe from any goroutine.
-func (f *Feed) SetDetail(ids []string) {
+// SetDetail asks for d from now on: the entity on screen in full, or none
+// (summaries only). Safe from any goroutine.
+func (f *Feed) SetDetail(d wire.Detail) {
+	d.IDs = slices.Clone(d.IDs)
 	f.mu.Lock()
-	f.detail, f.detailSet = append([]string(nil), ids...), true
+	f.detail, f.detailSet = d, true
 	conn := f.conn
 	f.mu.Unlock()
 	if conn == nil {
 		return // the next connection asks in its URL
 	}
-	b, _ := json.Marshal(wire.ViewerRequest{Type: wire.TypeSubscribe, Detail: f.detail})
 	go func() {
+		f.sending.Lock()
+		defer f.sending.Unlock()
+		f.mu.Lock()
+		newest := f.detail
+		f.mu.Unlock()
+		b, _ := json.Marshal(newest.Request())
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = conn.Write(ctx, websocket.MessageText, b)
@@ -218,7 +224,7 @@ func (f *Feed) dialURL() string {
 	if !f.detailSet {
 		return f.URL
 	}
-	return f.URL + "?detail=" + url.QueryEscape(strings.Join(f.detail, ","))
+	return f.URL + f.detail.Query()
 }
 
 // Run connects, reads and reconnects until ctx ends.

@@ -1,4 +1,4 @@
-package ui
+package app
 
 import (
 	"context"
@@ -30,7 +30,7 @@ type fakeHub struct {
 }
 
 func (h *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != ViewerPath {
+	if r.URL.Path != wire.ViewerPath {
 		http.NotFound(w, r)
 		return
 	}
@@ -94,7 +94,7 @@ func TestFeedCoalescesAndReconnects(t *testing.T) {
 	var conns []ConnState
 	const interval = 30 * time.Millisecond
 	f := &Feed{
-		URL:      "ws" + strings.TrimPrefix(srv.URL, "http") + ViewerPath,
+		URL:      "ws" + strings.TrimPrefix(srv.URL, "http") + wire.ViewerPath,
 		Interval: interval,
 		Base:     10 * time.Millisecond,
 		Max:      20 * time.Millisecond,
@@ -176,7 +176,7 @@ func TestFeedCoalescesAndReconnects(t *testing.T) {
 
 func TestFeedBacksOffWhenHubIsDown(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
-	url := "ws" + strings.TrimPrefix(srv.URL, "http") + ViewerPath
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + wire.ViewerPath
 	srv.Close() // nothing listens any more
 
 	var mu sync.Mutex
@@ -263,12 +263,97 @@ func TestFeedDialURLCarriesTheSubscription(t *testing.T) {
 	if f.dialURL() != "ws://hub/api/v1/ws" {
 		t.Fatalf("no subscription: %s", f.dialURL())
 	}
-	f.SetDetail(nil)
-	if f.dialURL() != "ws://hub/api/v1/ws?detail=" {
-		t.Fatalf("summaries only: %s", f.dialURL())
+	cases := []struct {
+		name string
+		d    wire.Detail
+		want string
+	}{
+		{"summaries only", wire.DetailNone, "ws://hub/api/v1/ws?detail="},
+		{"two entities", wire.DetailOf("UUID1", "UUID2"), "ws://hub/api/v1/ws?detail=UUID1%2CUUID2"},
+		{"all", wire.DetailAll, "ws://hub/api/v1/ws"},
 	}
-	f.SetDetail([]string{"UUID1", "UUID2"})
-	if f.dialURL() != "ws://hub/api/v1/ws?detail=UUID1%2CUUID2" {
-		t.Fatalf("two entities: %s", f.dialURL())
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f.SetDetail(c.d)
+			if got := f.dialURL(); got != c.want {
+				t.Fatalf("dial URL %s, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+// TestFeedSubscribesOnTheOpenConnection: a change of detail while connected
+// goes to the hub as a subscribe message with the same meaning as the URL.
+func TestFeedSubscribesOnTheOpenConnection(t *testing.T) {
+	got := make(chan wire.Detail, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, err := wire.ParseDetailQuery(r.URL.Query()["detail"], r.URL.Query().Has("detail"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		got <- d
+		b, _ := json.Marshal(wire.ViewerMessage{Type: wire.TypeSnapshot, HubTime: hubNow, Entities: snapshot()})
+		if c.Write(r.Context(), websocket.MessageText, b) != nil {
+			return
+		}
+		for {
+			_, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			req, err := wire.DecodeViewerRequest(msg)
+			if err != nil {
+				t.Errorf("subscribe message %s: %v", msg, err)
+				return
+			}
+			got <- wire.NewDetail(req.Detail)
+		}
+	}))
+	defer srv.Close()
+
+	synced := make(chan struct{}, 1)
+	f := &Feed{URL: "ws" + strings.TrimPrefix(srv.URL, "http") + wire.ViewerPath, Deliver: func(b Batch) {
+		if b.Snapshot != nil {
+			select {
+			case synced <- struct{}{}:
+			default:
+			}
+		}
+	}}
+	f.SetDetail(wire.DetailNone) // the wall: asked on the upgrade
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	next := func() wire.Detail {
+		t.Helper()
+		select {
+		case d := <-got:
+			return d
+		case <-time.After(time.Minute): // a bound for a hang, not a speed
+			t.Fatal("the hub heard nothing")
+			return wire.Detail{}
+		}
+	}
+	if d := next(); !d.Equal(wire.DetailNone) {
+		t.Fatalf("upgrade asked for %+v, want none in full", d)
+	}
+	select {
+	case <-synced:
+	case <-time.After(time.Minute):
+		t.Fatal("no snapshot delivered")
+	}
+	for _, want := range []wire.Detail{wire.DetailOf("UUID1"), wire.DetailNone, wire.DetailAll} {
+		f.SetDetail(want)
+		if d := next(); !d.Equal(want) {
+			t.Fatalf("subscribed to %+v, want %+v", d, want)
+		}
 	}
 }

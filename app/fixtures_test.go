@@ -1,4 +1,4 @@
-package ui
+package app
 
 import (
 	"html"
@@ -21,22 +21,25 @@ func availableEntity() wire.Entity {
 		Status:   wire.StatusAvailable,
 		Since:    hubNow.Add(-(3*24*time.Hour + 4*time.Hour + 5*time.Minute)),
 		ServedBy: "imaging-paris", ServedByEntity: "UUID0",
-		Hostname: "srv-imaging-01", AgentVersion: "1.0.0",
-		LastReportAt:  ptr(hubNow.Add(-3 * time.Second)),
-		UptimeSeconds: uint64((2*24*time.Hour + 5*time.Hour + 7*time.Minute) / time.Second),
-		Partitions: []wire.Partition{
-			{Device: "/dev/sda1", Mountpoint: "/", FSType: "ext4", Total: 20 << 30, Used: 5 << 30, Free: 15 << 30},
-			{Device: "/dev/sdb1", Mountpoint: "/var/lib/pulse2", FSType: "xfs", Total: 2 << 40, Used: 1 << 40, Free: 1 << 40, Main: true},
-		},
-		Memory: &wire.Memory{Total: 16 << 30, Used: 4 << 30, Available: 12 << 30, SwapTotal: 2 << 30, SwapUsed: 256 << 20},
-		Load:   &wire.Load{Load1: 0.52, Load5: 0.4, Load15: 0.31, CPUs: 4},
-		Repository: &wire.Repository{
-			Root: "/var/lib/pulse2/imaging", ImagesTotal: 12, ImagesComplete: 9, ImagesInProgress: 1,
-			ImagesFailed: 1, ImagesInvalid: 1, BytesComplete: 300 << 30, Clients: 40, ClientsWithImages: 7,
-		},
-		Probes: []wire.Probe{
-			{Name: "imaging API", Target: "https://127.0.0.1:9990/imaging_api", OK: true, LatencyMS: 4.2},
-			{Name: "repository", Target: "/var/lib/pulse2/imaging", OK: true, LatencyMS: 0.3},
+		AgentVersion: "1.0.0",
+		LastReportAt: ptr(hubNow.Add(-3 * time.Second)),
+		Figures: wire.Figures{
+			Hostname:      "srv-imaging-01",
+			UptimeSeconds: uint64((2*24*time.Hour + 5*time.Hour + 7*time.Minute) / time.Second),
+			Partitions: []wire.Partition{
+				{Device: "/dev/sda1", Mountpoint: "/", FSType: "ext4", Total: 20 << 30, Used: 5 << 30, Free: 15 << 30},
+				{Device: "/dev/sdb1", Mountpoint: "/var/lib/pulse2", FSType: "xfs", Total: 2 << 40, Used: 1 << 40, Free: 1 << 40, Main: true},
+			},
+			Memory: &wire.Memory{Total: 16 << 30, Used: 4 << 30, Available: 12 << 30, SwapTotal: 2 << 30, SwapUsed: 256 << 20},
+			Load:   &wire.Load{Load1: 0.52, Load5: 0.4, Load15: 0.31, CPUs: 4},
+			Repository: &wire.Repository{
+				Root: "/var/lib/pulse2/imaging", ImagesTotal: 12, ImagesComplete: 9, ImagesInProgress: 1,
+				ImagesFailed: 1, ImagesInvalid: 1, BytesComplete: 300 << 30, Clients: 40, ClientsWithImages: 7,
+			},
+			Probes: []wire.Probe{
+				{Name: "imaging API", Target: "https://127.0.0.1:9990/imaging_api", OK: true, LatencyMS: 4.2},
+				{Name: "repository", Target: "/var/lib/pulse2/imaging", OK: true, LatencyMS: 0.3},
+			},
 		},
 	}
 }
@@ -57,9 +60,9 @@ func connErrorEntity() wire.Entity {
 		Since:    hubNow.Add(-5 * time.Minute),
 		ServedBy: "imaging-nice", ServedByEntity: "UUID3",
 		LastReportAt: ptr(hubNow.Add(-2 * time.Second)),
-		Probes: []wire.Probe{
+		Figures: wire.Figures{Probes: []wire.Probe{
 			{Name: "imaging API", Target: "https://10.0.0.3:9990/imaging_api", OK: false, Error: "connection refused"},
-		},
+		}},
 	}
 }
 

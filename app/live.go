@@ -1,8 +1,7 @@
-package ui
+package app
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -66,19 +65,19 @@ type live struct {
 
 	// The entities this page wants in full (the rest come as summaries).
 	feed      *Feed
-	detail    []string
+	detail    wire.Detail
 	detailSet bool
 }
 
-// subscribe asks the hub for these entities in full and summaries for the
-// others (nil: summaries only); repeated calls with the same ids are free.
-func (l *live) subscribe(ids []string) {
-	if l.detailSet && slices.Equal(ids, l.detail) {
+// subscribe asks the hub for d: these entities in full and summaries for
+// the others; repeating the same request is free.
+func (l *live) subscribe(d wire.Detail) {
+	if l.detailSet && d.Equal(l.detail) {
 		return
 	}
-	l.detail, l.detailSet = ids, true
+	l.detail, l.detailSet = d, true
 	if l.feed != nil {
-		l.feed.SetDetail(ids)
+		l.feed.SetDetail(d)
 	}
 }
 

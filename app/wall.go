@@ -1,4 +1,4 @@
-package ui
+package app
 
 import (
 	"math"
@@ -201,7 +201,7 @@ func (w *Wall) setup(ctx app.Context) {
 func (w *Wall) OnMount(ctx app.Context) {
 	w.setup(ctx)
 	ctx.Page().SetTitle(T(w.lang).WallTitle + " — " + T(w.lang).Brand)
-	w.subscribe(nil) // tiles need summaries only: status, reason, fullest disk
+	w.subscribe(wire.DetailNone) // tiles need summaries only: status, reason, fullest disk
 	w.start(ctx, func(ctx app.Context, b *Batch) { w.afterTick(ctx) })
 	if app.IsClient {
 		w.listen()

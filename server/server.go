@@ -20,6 +20,7 @@ import (
 	"imagingstatus/server/hub"
 	"imagingstatus/server/viewerauth"
 	"imagingstatus/server/webapp"
+	"imagingstatus/wire"
 )
 
 // Options for a hub process.
@@ -67,8 +68,8 @@ func New(cfg *config.Config, o Options) *Server {
 	auth = viewerauth.NewWithOptions(viewerauth.Options{Config: h.Config, Secure: cfg.Source.TLS != nil, Sessions: o.Sessions, Logger: o.Logger})
 	mux := http.NewServeMux()
 	api.Register(mux, h, o.Logger, auth.Protect)
-	mux.Handle("GET "+hub.AgentPath, h.AgentHandler()) // agents carry their own token
-	mux.Handle("GET "+hub.ViewerPath, auth.Protect(h.ViewerHandler()))
+	mux.Handle("GET "+wire.AgentPath, h.AgentHandler()) // agents carry their own token
+	mux.Handle("GET "+wire.ViewerPath, auth.Protect(h.ViewerHandler()))
 	mux.Handle("GET /login", auth.Login())
 	mux.Handle("GET /logout", auth.Logout())
 	// go-app would fetch these from the request's own Host and cache the

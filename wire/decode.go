@@ -69,7 +69,12 @@ func checkTime(field string, t time.Time) error {
 // from I/O errors.
 var ErrInvalid = errors.New("invalid message")
 
-var entityIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+// EntityIDPattern is the syntax of an entity id (e.g. "UUID0", "public"),
+// unanchored, for building route patterns; it reads the same as a Go and a
+// JavaScript regular expression. Its bound is MaxEntityIDLen.
+const EntityIDPattern = `[A-Za-z0-9._-]{1,64}`
+
+var entityIDPattern = regexp.MustCompile(`^` + EntityIDPattern + `$`)
 
 // ValidEntityID says whether s can name an entity (e.g. "UUID0", "public").
 func ValidEntityID(s string) bool { return entityIDPattern.MatchString(s) }
@@ -149,25 +154,27 @@ func firstInvalid(b []byte) int {
 
 // Validate checks every field of a report for sizes and sane numbers. A zero
 // time is accepted as "unknown".
-func (r *Report) Validate() error {
-	if err := checkString("hostname", r.Hostname, MaxString); err != nil {
+func (r *Report) Validate() error { return r.Figures.validate() }
+
+func (f *Figures) validate() error {
+	if err := checkString("hostname", f.Hostname, MaxString); err != nil {
 		return err
 	}
-	if err := checkTime("collected_at", r.CollectedAt); err != nil {
+	if err := checkTime("collected_at", f.CollectedAt); err != nil {
 		return err
 	}
-	if err := checkTime("boot_time", r.BootTime); err != nil {
+	if err := checkTime("boot_time", f.BootTime); err != nil {
 		return err
 	}
-	if r.UptimeSeconds > MaxUptimeSeconds {
-		return invalid("uptime_seconds %d out of range (max %d, 100 years)", r.UptimeSeconds, uint64(MaxUptimeSeconds))
+	if f.UptimeSeconds > MaxUptimeSeconds {
+		return invalid("uptime_seconds %d out of range (max %d, 100 years)", f.UptimeSeconds, uint64(MaxUptimeSeconds))
 	}
-	if len(r.Partitions) > MaxPartitions {
-		return invalid("%d partitions (max %d)", len(r.Partitions), MaxPartitions)
+	if len(f.Partitions) > MaxPartitions {
+		return invalid("%d partitions (max %d)", len(f.Partitions), MaxPartitions)
 	}
-	for i, p := range r.Partitions {
-		for _, f := range []struct{ name, v string }{{"device", p.Device}, {"mountpoint", p.Mountpoint}, {"fstype", p.FSType}} {
-			if err := checkString(fmt.Sprintf("partitions[%d].%s", i, f.name), f.v, MaxPath); err != nil {
+	for i, p := range f.Partitions {
+		for _, s := range []struct{ name, v string }{{"device", p.Device}, {"mountpoint", p.Mountpoint}, {"fstype", p.FSType}} {
+			if err := checkString(fmt.Sprintf("partitions[%d].%s", i, s.name), s.v, MaxPath); err != nil {
 				return err
 			}
 		}
@@ -178,7 +185,7 @@ func (r *Report) Validate() error {
 			return invalid("partitions[%d]: used %d or free %d exceeds total %d", i, p.Used, p.Free, p.Total)
 		}
 	}
-	if m := r.Memory; m != nil {
+	if m := f.Memory; m != nil {
 		if m.Total > MaxMemory || m.SwapTotal > MaxBytes {
 			return invalid("memory: total_bytes %d or swap_total_bytes %d out of range (max %d and %d)", m.Total, m.SwapTotal, uint64(MaxMemory), uint64(MaxBytes))
 		}
@@ -186,7 +193,7 @@ func (r *Report) Validate() error {
 			return invalid("memory figures exceed their totals")
 		}
 	}
-	if l := r.Load; l != nil {
+	if l := f.Load; l != nil {
 		for _, v := range []float64{l.Load1, l.Load5, l.Load15} {
 			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > MaxLoad {
 				return invalid("load average %v out of range", v)
@@ -196,15 +203,15 @@ func (r *Report) Validate() error {
 			return invalid("cpu count %d out of range", l.CPUs)
 		}
 	}
-	if repo := r.Repository; repo != nil {
+	if repo := f.Repository; repo != nil {
 		if err := repo.validate(); err != nil {
 			return err
 		}
 	}
-	if len(r.Probes) > MaxProbes {
-		return invalid("%d probes (max %d)", len(r.Probes), MaxProbes)
+	if len(f.Probes) > MaxProbes {
+		return invalid("%d probes (max %d)", len(f.Probes), MaxProbes)
 	}
-	for i, p := range r.Probes {
+	for i, p := range f.Probes {
 		if err := checkString(fmt.Sprintf("probes[%d].name", i), p.Name, MaxString); err != nil {
 			return err
 		}
@@ -218,10 +225,10 @@ func (r *Report) Validate() error {
 			return invalid("probes[%d]: latency %v ms out of range (0 to %v, one hour)", i, p.LatencyMS, MaxLatencyMS)
 		}
 	}
-	if len(r.Errors) > MaxErrors {
-		return invalid("%d errors (max %d)", len(r.Errors), MaxErrors)
+	if len(f.Errors) > MaxErrors {
+		return invalid("%d errors (max %d)", len(f.Errors), MaxErrors)
 	}
-	for i, e := range r.Errors {
+	for i, e := range f.Errors {
 		if err := checkString(fmt.Sprintf("errors[%d]", i), e, MaxPath); err != nil {
 			return err
 		}

@@ -134,9 +134,9 @@ func TestDecodeViewerRequest(t *testing.T) {
 }
 
 func TestSummarize(t *testing.T) {
-	e := Entity{ID: "UUID1", Name: "Public", Status: StatusAvailable, Hostname: "h", UptimeSeconds: 5,
+	e := Entity{ID: "UUID1", Name: "Public", Status: StatusAvailable, Figures: Figures{Hostname: "h", UptimeSeconds: 5,
 		Partitions: []Partition{{Total: 100, Used: 40}, {Total: 200, Used: 150}, {Total: 0}},
-		Repository: &Repository{ImagesTotal: 3}}
+		Repository: &Repository{ImagesTotal: 3}}}
 	s := Summarize(e)
 	if !s.Summary || s.FullestPct == nil || *s.FullestPct != 75 || s.Hostname != "" || s.Partitions != nil || s.Repository != nil || s.Status != StatusAvailable {
 		t.Fatalf("summary: %+v", s)
@@ -257,8 +257,8 @@ func TestDecodeReportBounds(t *testing.T) {
 // What the agent builds when a collector fails (zero times, UTC as the
 // agent sets them) passes validation.
 func TestValidateAcceptsAgentZeroTimes(t *testing.T) {
-	r := Report{Type: TypeReport, CollectedAt: time.Now().UTC(), BootTime: time.Time{}.UTC(),
-		Repository: &Repository{ImagesTotal: 1, ImagesComplete: 1, Images: []Image{{UUID: "u", State: ImageComplete, Created: time.Time{}.UTC()}}}}
+	r := Report{Type: TypeReport, Figures: Figures{CollectedAt: time.Now().UTC(), BootTime: time.Time{}.UTC(),
+		Repository: &Repository{ImagesTotal: 1, ImagesComplete: 1, Images: []Image{{UUID: "u", State: ImageComplete, Created: time.Time{}.UTC()}}}}}
 	if err := r.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,13 @@ const (
 	TypeSubscribe = "subscribe" // viewer → hub: which entities to receive in full
 )
 
+// Routes of the hub that the agent and the browser app dial. The viewer
+// stream takes `?detail=` (see Detail.Query).
+const (
+	AgentPath  = "/api/v1/agent" // agents' WebSocket
+	ViewerPath = "/api/v1/ws"    // viewers' WebSocket
+)
+
 // EntityHeader names, on the agent's upgrade request, the entity the agent
 // speaks for, so the hub checks its token before any WebSocket exists: a
 // stranger then never gets a socket to send bytes into. The hello must name
@@ -48,16 +55,25 @@ type Hello struct {
 // Report is one collection by an agent: what `imaging-agent report` prints
 // and what the push loop sends.
 type Report struct {
-	Type          string      `json:"type"`
-	CollectedAt   time.Time   `json:"collected_at"`
-	Hostname      string      `json:"hostname"`
-	UptimeSeconds uint64      `json:"uptime_seconds"`
-	BootTime      time.Time   `json:"boot_time"`
-	Partitions    []Partition `json:"partitions"`
+	Type string `json:"type"`
+	Figures
+}
+
+// Figures are what an agent measures on its imaging server. A report
+// carries them and the hub's view of every entity that server serves
+// (Entity) carries the last ones received, so the hub copies them whole.
+// Unset fields are left out of the JSON: a zero time is "unknown".
+type Figures struct {
+	// CollectedAt is the agent's own time of the collection (its clock).
+	CollectedAt   time.Time   `json:"collected_at,omitzero"`
+	Hostname      string      `json:"hostname,omitempty"`
+	UptimeSeconds uint64      `json:"uptime_seconds,omitempty"`
+	BootTime      time.Time   `json:"boot_time,omitzero"`
+	Partitions    []Partition `json:"partitions,omitempty"`
 	Memory        *Memory     `json:"memory,omitempty"`
 	Load          *Load       `json:"load,omitempty"`
 	Repository    *Repository `json:"repository,omitempty"`
-	Probes        []Probe     `json:"probes"`
+	Probes        []Probe     `json:"probes,omitempty"`
 	// Errors lists collectors that failed (e.g. "memory: permission denied");
 	// the rest of the report is still valid.
 	Errors []string `json:"errors,omitempty"`
@@ -178,23 +194,18 @@ type Entity struct {
 	ServedByEntity string `json:"served_by_entity,omitempty"`
 	Inherited      bool   `json:"inherited,omitempty"`
 
-	Hostname     string     `json:"hostname,omitempty"`
 	AgentVersion string     `json:"agent_version,omitempty"`
 	LastReportAt *time.Time `json:"last_report_at,omitempty"`
-	// CollectedAt is the agent's own time of that report (its clock).
-	CollectedAt   *time.Time  `json:"collected_at,omitempty"`
-	UptimeSeconds uint64      `json:"uptime_seconds,omitempty"`
-	BootTime      *time.Time  `json:"boot_time,omitempty"`
-	Partitions    []Partition `json:"partitions,omitempty"`
-	Memory        *Memory     `json:"memory,omitempty"`
-	Load          *Load       `json:"load,omitempty"`
-	Repository    *Repository `json:"repository,omitempty"`
-	Probes        []Probe     `json:"probes,omitempty"`
-	Errors        []string    `json:"errors,omitempty"`
+	// Figures are the serving server's last report (Hostname is the
+	// agent's hello until a report names it).
+	Figures
 
 	// Medulla holds the figures read from Medulla's databases, when the hub
 	// is linked to them. Repository above comes from the agent's disk scan.
 	Medulla *Medulla `json:"medulla,omitempty"`
+	// DiskForecast says when the repository partition will be full at the
+	// trend of the last 7 days (hub-computed from the figure history).
+	DiskForecast *DiskForecast `json:"disk_forecast,omitempty"`
 }
 
 // SourceMedulla names figures read from Medulla's MariaDB databases.
@@ -263,8 +274,10 @@ func Summarize(e Entity) Entity {
 const MaxSubscribe = 64
 
 // ViewerRequest is what a viewer may send: the entities it wants in full
-// (the one on screen; "*" for all); the others then come as summaries. A
-// viewer that never subscribes receives every entity in full.
+// (the one on screen; "*" for all; empty or null for none), the others then
+// coming as summaries. NewDetail gives its meaning; Detail.Request builds
+// it. A viewer that never subscribes keeps what it asked for on the upgrade
+// (ParseDetailQuery).
 type ViewerRequest struct {
 	Type   string   `json:"type"`
 	Detail []string `json:"detail"`
@@ -279,15 +292,7 @@ func DecodeViewerRequest(b []byte) (ViewerRequest, error) {
 	if r.Type != TypeSubscribe {
 		return r, invalid("unknown viewer message type %q", clip(r.Type))
 	}
-	if len(r.Detail) > MaxSubscribe {
-		return r, invalid("%d entities to subscribe to (max %d)", len(r.Detail), MaxSubscribe)
-	}
-	for _, id := range r.Detail {
-		if id != "*" && !ValidEntityID(id) { // "*": every entity in full
-			return r, invalid("entity %q is not a valid entity id", clip(id))
-		}
-	}
-	return r, nil
+	return r, checkDetailIDs(r.Detail)
 }
 
 // ViewerMessage is a frame on the viewer socket: a full snapshot on connect,
@@ -302,3 +307,58 @@ type ViewerMessage struct {
 	Entities   []Entity `json:"entities,omitempty"`
 	Entity     *Entity  `json:"entity,omitempty"`
 }
+
+// DiskForecast is the disk-full forecast of an entity's repository
+// partition. FullAt and DaysLeft are null when there is no growing trend.
+type DiskForecast struct {
+	Mountpoint string     `json:"mountpoint"`
+	FullAt     *time.Time `json:"full_at"`
+	DaysLeft   *float64   `json:"days_left"`
+	// Confidence is "low", "medium" or "high".
+	Confidence string `json:"confidence"`
+	// Synthetic marks a forecast from a made-up series (the demo).
+	Synthetic bool `json:"synthetic,omitempty"`
+}
+
+// Forecast confidences.
+const (
+	ConfidenceLow    = "low"
+	ConfidenceMedium = "medium"
+	ConfidenceHigh   = "high"
+)
+
+// Uptime is the share of time an entity spent in each status over a
+// window (GET /api/v1/entities/{id}/uptime?window=24h|7d|30d). Time before
+// the first record is unknown, not available; AvailableRatio is of the
+// known time, null when nothing is known.
+type Uptime struct {
+	Window         string             `json:"window"`
+	AvailableRatio *float64           `json:"available_ratio"`
+	Seconds        map[Status]float64 `json:"seconds"`
+	UnknownSeconds float64            `json:"unknown_seconds"`
+}
+
+// Series is a downsampled figure history
+// (GET /api/v1/entities/{id}/series?figure=NAME&window=48h|30d|365d).
+type Series struct {
+	Figure string  `json:"figure"`
+	Unit   string  `json:"unit"`
+	Points []Point `json:"points"`
+}
+
+// Point is one sample of a series: the mean over its step.
+type Point struct {
+	T time.Time `json:"t"`
+	V float64   `json:"v"`
+}
+
+// Figure names of the series the hub keeps.
+const (
+	FigureRepoDiskUsed   = "repo_disk_used_bytes"
+	FigureRepoDiskTotal  = "repo_disk_total_bytes"
+	FigureMemoryUsed     = "memory_used_bytes"
+	FigureLoad1          = "load1"
+	FigureImagesComplete = "images_complete"
+	FigureImagesTotal    = "images_total"
+	FigureCompleteBytes  = "complete_image_bytes"
+)

@@ -27,9 +27,6 @@ import (
 	"imagingstatus/wire"
 )
 
-// AgentPath is the hub's agent endpoint.
-const AgentPath = "/api/v1/agent"
-
 // Config of the push loop.
 type Config struct {
 	// Hub is the hub's base URL (https://hub:8443 or http://127.0.0.1:8080);
@@ -66,8 +63,8 @@ func EndpointURL(hub string) (string, error) {
 	if u.Host == "" {
 		return "", fmt.Errorf("hub URL %q has no host", hub)
 	}
-	if !strings.HasSuffix(u.Path, AgentPath) {
-		u.Path = strings.TrimSuffix(u.Path, "/") + AgentPath
+	if !strings.HasSuffix(u.Path, wire.AgentPath) {
+		u.Path = strings.TrimSuffix(u.Path, "/") + wire.AgentPath
 	}
 	return u.String(), nil
 }

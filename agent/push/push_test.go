@@ -136,7 +136,7 @@ func TestPushLoop(t *testing.T) {
 	collect := func(context.Context) wire.Report {
 		genMu.Lock()
 		defer genMu.Unlock()
-		return wire.Report{Type: wire.TypeReport, Repository: &wire.Repository{Generation: gen, Images: []wire.Image{{UUID: "u", State: wire.ImageComplete}}, ImagesTotal: 1, ImagesComplete: 1}}
+		return wire.Report{Type: wire.TypeReport, Figures: wire.Figures{Repository: &wire.Repository{Generation: gen, Images: []wire.Image{{UUID: "u", State: wire.ImageComplete}}, ImagesTotal: 1, ImagesComplete: 1}}}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -449,9 +449,9 @@ func TestFit(t *testing.T) {
 		{UUID: "c", State: wire.ImageComplete, Created: time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)},
 	}
 	base := func() wire.Report {
-		return wire.Report{Type: wire.TypeReport, CollectedAt: now, BootTime: now.Add(-time.Hour), UptimeSeconds: 3600,
+		return wire.Report{Type: wire.TypeReport, Figures: wire.Figures{CollectedAt: now, BootTime: now.Add(-time.Hour), UptimeSeconds: 3600,
 			Partitions: []wire.Partition{{Device: "/dev/sda1", Mountpoint: "/", FSType: "ext4", Total: 100, Used: 40, Free: 60, Main: true}},
-			Probes:     []wire.Probe{{Name: "repository", Target: "/r", OK: true}}}
+			Probes:     []wire.Probe{{Name: "repository", Target: "/r", OK: true}}}}
 	}
 	cases := []struct {
 		name  string

@@ -46,7 +46,7 @@ func mkImage(t testing.TB, root, name string, files map[string]string, age time.
 
 func validate(t testing.TB, r wire.Repository) {
 	t.Helper()
-	rep := wire.Report{Repository: &r}
+	rep := wire.Report{Figures: wire.Figures{Repository: &r}}
 	if err := rep.Validate(); err != nil {
 		t.Fatalf("scan result fails wire validation: %v", err)
 	}
@@ -618,7 +618,7 @@ func FuzzDavosInfo(f *testing.F) {
 			return
 		}
 		im := wire.Image{UUID: "u", Title: clean(info.Title), State: wire.ImageComplete, Size: info.Size}
-		rep := wire.Report{Repository: &wire.Repository{ImagesTotal: 1, ImagesComplete: 1, Images: []wire.Image{im}}}
+		rep := wire.Report{Figures: wire.Figures{Repository: &wire.Repository{ImagesTotal: 1, ImagesComplete: 1, Images: []wire.Image{im}}}}
 		if err := rep.Validate(); err != nil {
 			t.Fatalf("title %q: %v", info.Title, err)
 		}

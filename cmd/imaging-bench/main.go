@@ -1,4 +1,4 @@
-// Command imaging-bench runs the benchmark harness (server/loadtest): hub
+// Command imaging-bench runs the benchmark harness (bench): hub
 // capacity with simulated agents and viewers, the real agent's footprint,
 // and the page in headless Chromium. `make bench` runs it; see
 // docs/BENCHMARKS.md.
@@ -16,11 +16,11 @@ import (
 	"syscall"
 	"time"
 
-	"imagingstatus/server/loadtest"
+	"imagingstatus/bench"
 )
 
 func main() {
-	var o loadtest.Options
+	var o bench.Options
 	bin := flag.String("bin", "bin", "directory holding imaging-hub and imaging-agent")
 	flag.StringVar(&o.Scenarios, "scenarios", "100x10,100x100,100x1000,1000x10,1000x100,1000x1000,10000x10,10000x100,10000x1000", "hub capacity scenarios, AGENTSxVIEWERS, comma-separated (empty: skip)")
 	flag.DurationVar(&o.Measure, "measure", 30*time.Second, "measurement window of each capacity scenario, after ramp-up (stretched to the offline deadline + 4 s)")
@@ -43,7 +43,7 @@ func main() {
 	o.Command = commandLine()
 	o.Log = os.Stderr
 	if *render != "" {
-		if err := loadtest.Render(*render, o, os.Stdout); err != nil {
+		if err := bench.Render(*render, o, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "imaging-bench:", err)
 			os.Exit(1)
 		}
@@ -53,7 +53,7 @@ func main() {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	if err := loadtest.Run(ctx, o, os.Stdout); err != nil {
+	if err := bench.Run(ctx, o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "imaging-bench:", err)
 		os.Exit(1)
 	}

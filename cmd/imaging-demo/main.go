@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"imagingstatus/agent/repo/repotest"
+	"imagingstatus/agent/repo/sample"
 	"imagingstatus/server"
 	"imagingstatus/server/config"
 	"imagingstatus/server/hub"
@@ -82,7 +82,7 @@ func run() error {
 	}
 
 	repoDir := filepath.Join(dir, "imaging")
-	if _, err := repotest.Generate(repoDir, repotest.Options{
+	if _, err := sample.Generate(repoDir, sample.Options{
 		Complete: 12, Legacy: 3, InProgress: 1, Failed: 1, Invalid: 1,
 		Clients: 9, ClientsWithImages: 6, WithUUIDCache: true,
 	}); err != nil {

@@ -15,14 +15,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,66 +29,28 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"imagingstatus/agent/push"
-	"imagingstatus/server/config"
+	"imagingstatus/bench"
+	"imagingstatus/server/hubtest"
 	"imagingstatus/server/store"
 	"imagingstatus/wire"
 )
 
 // ---------------------------------------------------------------------------
-// Helpers shared by the fault tests.
-
-var (
-	faultListenRE = regexp.MustCompile(`msg="hub listening" addr=(\S+)`)
-	faultClient   = &http.Client{Timeout: 5 * time.Second}
-)
-
-// waitListening waits for a hub process's "hub listening" line and returns
-// its address.
-func waitListening(t *testing.T, p *proc, within time.Duration) string {
-	t.Helper()
-	waitUntil(t, within, "the hub to listen", func() bool { return faultListenRE.MatchString(p.output()) })
-	return faultListenRE.FindStringSubmatch(p.output())[1]
-}
-
-// getJSON fetches url into v and says how long it took. It never calls
-// t.Fatal, so goroutines may use it.
-func getJSON(url string, v any) (time.Duration, error) {
-	start := time.Now()
-	resp, err := faultClient.Get(url)
-	if err != nil {
-		return time.Since(start), err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return time.Since(start), fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	if v == nil {
-		_, err = io.Copy(io.Discard, resp.Body)
-	} else {
-		err = json.NewDecoder(resp.Body).Decode(v)
-	}
-	return time.Since(start), err
-}
+// Helpers of the fault tests (the rest is in server/hubtest and bench).
 
 func entitiesByID(t *testing.T, hubURL string) map[string]wire.Entity {
 	t.Helper()
 	var es []wire.Entity
-	if _, err := getJSON(hubURL+"/api/v1/entities", &es); err != nil {
+	if _, err := hubtest.GetJSON(hubURL+"/api/v1/entities", &es); err != nil {
 		t.Fatal(err)
 	}
-	out := make(map[string]wire.Entity, len(es))
-	for _, e := range es {
-		out[e.ID] = e
-	}
-	return out
+	return hubtest.ByID(es)
 }
 
 func historyOf(t *testing.T, hubURL, id string) []store.Change {
 	t.Helper()
 	var h []store.Change
-	if _, err := getJSON(hubURL+"/api/v1/entities/"+id+"/history", &h); err != nil {
+	if _, err := hubtest.GetJSON(hubURL+"/api/v1/entities/"+id+"/history", &h); err != nil {
 		t.Fatal(err)
 	}
 	return h
@@ -111,28 +70,6 @@ func hasTransitions(hist []store.Change, to ...wire.Status) bool {
 		}
 	}
 	return i == len(to)
-}
-
-// pct is the p-quantile (0..1) of ds, nearest rank; 0 for no sample.
-func pct(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	k := int(p*float64(len(s))+0.999999) - 1
-	if k < 0 {
-		k = 0
-	}
-	if k >= len(s) {
-		k = len(s) - 1
-	}
-	return s[k]
-}
-
-func summary(ds []time.Duration) string {
-	return fmt.Sprintf("n=%d min=%v p50=%v p99=%v max=%v", len(ds), pct(ds, 0).Round(time.Microsecond), pct(ds, 0.5).Round(time.Microsecond),
-		pct(ds, 0.99).Round(time.Microsecond), pct(ds, 1).Round(time.Microsecond))
 }
 
 // latencies is a bounded, goroutine-safe sample of durations.
@@ -156,6 +93,12 @@ func (l *latencies) get() []time.Duration {
 	return append([]time.Duration(nil), l.ds...)
 }
 
+func (l *latencies) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.ds)
+}
+
 // stopAll registers a cleanup that cancels ctx and waits (bounded) for wg.
 func stopAll(t *testing.T, cancel context.CancelFunc, wg *sync.WaitGroup, what string) {
 	t.Cleanup(func() {
@@ -164,111 +107,10 @@ func stopAll(t *testing.T, cancel context.CancelFunc, wg *sync.WaitGroup, what s
 		go func() { wg.Wait(); close(done) }()
 		select {
 		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Errorf("%s did not stop within 15 s", what)
+		case <-time.After(hubtest.Long):
+			t.Errorf("%s did not stop within %v", what, hubtest.Long)
 		}
 	})
-}
-
-// ---------------------------------------------------------------------------
-// A simulated agent speaking the real protocol (gorilla client): the token in
-// the Authorization header, a hello, a report at once and every interval,
-// pings answered by gorilla's default handler, reconnection with
-// push.Backoff and jitter as the real push loop does.
-
-type simAgent struct {
-	url, token, entity string
-	local              *net.TCPAddr // source address; nil: any
-	interval           time.Duration
-	minBackoff         time.Duration
-	maxBackoff         time.Duration
-	report             func(seq int) wire.Report
-	// onSession is called once a session has sent its hello and first report.
-	onSession func(at time.Time)
-	dials     *atomic.Int64 // counts connection attempts when set
-}
-
-func (a *simAgent) run(ctx context.Context) {
-	attempt := 0
-	for ctx.Err() == nil {
-		started := time.Now()
-		a.session(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if time.Since(started) > 2*a.interval {
-			attempt = 0
-		}
-		wait := push.Backoff(attempt, a.minBackoff, a.maxBackoff, rand.Float64())
-		attempt++
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
-}
-
-func (a *simAgent) session(ctx context.Context) {
-	if a.dials != nil {
-		a.dials.Add(1)
-	}
-	nd := &net.Dialer{Timeout: 10 * time.Second}
-	if a.local != nil {
-		nd.LocalAddr = a.local
-	}
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, NetDialContext: nd.DialContext}
-	conn, resp, err := d.DialContext(ctx, a.url, http.Header{"Authorization": {"Bearer " + a.token}})
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	write := func(v any) error {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		_ = conn.SetWriteDeadline(time.Now().Add(a.interval + time.Second))
-		return conn.WriteMessage(websocket.TextMessage, b)
-	}
-	hello := map[string]any{"type": "hello", "protocol_version": 1, "agent_version": "t", "entity": a.entity, "hostname": "h"}
-	seq := 0
-	if write(hello) != nil || write(a.report(seq)) != nil {
-		return
-	}
-	if a.onSession != nil {
-		a.onSession(time.Now())
-	}
-	readErr := make(chan struct{})
-	go func() {
-		defer close(readErr)
-		for {
-			if _, _, err := conn.ReadMessage(); err != nil {
-				return
-			}
-		}
-	}()
-	defer func() { conn.Close(); <-readErr }()
-	tick := time.NewTicker(a.interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-readErr:
-			return
-		case <-tick.C:
-			seq++
-			if write(a.report(seq)) != nil {
-				return
-			}
-		}
-	}
 }
 
 // simReport is a small valid report; probeOK chooses the probe's result and
@@ -276,13 +118,13 @@ func (a *simAgent) session(ctx context.Context) {
 func simReport(seq int, probeOK bool, partitions int) wire.Report {
 	now := time.Now()
 	r := wire.Report{
-		Type: wire.TypeReport, CollectedAt: now, Hostname: "h", UptimeSeconds: uint64(1000 + seq),
-		BootTime: now.Add(-time.Hour).Truncate(time.Second),
-		Memory:   &wire.Memory{Total: 8 << 30, Used: 2 << 30, Available: 6 << 30},
-		Load:     &wire.Load{Load1: 0.1, Load5: 0.2, Load15: 0.3, CPUs: 2},
-		Repository: &wire.Repository{Root: "/var/lib/pulse2/imaging", ImagesTotal: 2, ImagesComplete: 2,
-			BytesComplete: 1 << 30, Clients: 1, ClientsWithImages: 1, Generation: 1, ImagesOmitted: seq > 0},
-		Probes: []wire.Probe{{Name: "imaging-api", Target: "tcp://127.0.0.1:9990", OK: probeOK, LatencyMS: 0.2}},
+		Type: wire.TypeReport, Figures: wire.Figures{CollectedAt: now, Hostname: "h", UptimeSeconds: uint64(1000 + seq),
+			BootTime: now.Add(-time.Hour).Truncate(time.Second),
+			Memory:   &wire.Memory{Total: 8 << 30, Used: 2 << 30, Available: 6 << 30},
+			Load:     &wire.Load{Load1: 0.1, Load5: 0.2, Load15: 0.3, CPUs: 2},
+			Repository: &wire.Repository{Root: "/var/lib/pulse2/imaging", ImagesTotal: 2, ImagesComplete: 2,
+				BytesComplete: 1 << 30, Clients: 1, ClientsWithImages: 1, Generation: 1, ImagesOmitted: seq > 0},
+			Probes: []wire.Probe{{Name: "imaging-api", Target: "tcp://127.0.0.1:9990", OK: probeOK, LatencyMS: 0.2}}},
 	}
 	if !probeOK {
 		r.Probes[0].Error = "connection refused"
@@ -294,19 +136,14 @@ func simReport(seq int, probeOK bool, partitions int) wire.Report {
 	return r
 }
 
-func agentWS(hubURL string) string {
-	return "ws" + strings.TrimPrefix(hubURL, "http") + "/api/v1/agent"
-}
-
 // ---------------------------------------------------------------------------
 // 1. Hub SIGKILL and restart: last known states shown stale, agents back,
 // no recorded change lost.
 
 func TestFaultHubKillRestartKeepsStateAndHistory(t *testing.T) {
 	e := setup(t)
-	addr := strings.TrimPrefix(e.hubURL, "http://")
-	cfgPath := filepath.Join(e.dir, "hub.json")
-	if _, err := os.Stat(filepath.Join(e.dir, "imaging-hub.state")); err != nil {
+	addr := e.Hub.Addr
+	if _, err := os.Stat(filepath.Join(e.Dir, "imaging-hub.state")); err != nil {
 		t.Fatalf("the state file should sit beside the configuration: %v", err)
 	}
 
@@ -318,12 +155,12 @@ func TestFaultHubKillRestartKeepsStateAndHistory(t *testing.T) {
 	probeAddr := ln.Addr().String()
 	ln.Close()
 
-	a0 := e.agent(t, "UUID0")
-	a2 := e.agent(t, "UUID2", "--probe", "imaging-api=tcp://"+probeAddr)
-	a3 := e.agent(t, "UUID3")
-	e.waitStatus(t, "UUID0", wire.StatusAvailable, "")
-	e.waitStatus(t, "UUID3", wire.StatusAvailable, "")
-	e.waitStatus(t, "UUID2", wire.StatusConnectionError, "probe imaging-api")
+	a0 := e.Agent(t, "UUID0")
+	a2 := e.Agent(t, "UUID2", "--probe", "imaging-api=tcp://"+probeAddr)
+	a3 := e.Agent(t, "UUID3")
+	e.WaitStatus(t, "UUID0", wire.StatusAvailable, "")
+	e.WaitStatus(t, "UUID3", wire.StatusAvailable, "")
+	e.WaitStatus(t, "UUID2", wire.StatusConnectionError, "probe imaging-api")
 
 	fixed, err := net.Listen("tcp", probeAddr)
 	if err != nil {
@@ -339,10 +176,10 @@ func TestFaultHubKillRestartKeepsStateAndHistory(t *testing.T) {
 			c.Close()
 		}
 	}()
-	e.waitStatus(t, "UUID2", wire.StatusAvailable, "")
+	e.WaitStatus(t, "UUID2", wire.StatusAvailable, "")
 
-	a3.kill(syscall.SIGKILL)
-	e.waitStatus(t, "UUID3", wire.StatusOffline, "")
+	a3.Kill(syscall.SIGKILL)
+	e.WaitStatus(t, "UUID3", wire.StatusOffline, "")
 
 	// The history as the hub recorded it, read just before the kill.
 	expect := map[string][]wire.Status{
@@ -353,36 +190,35 @@ func TestFaultHubKillRestartKeepsStateAndHistory(t *testing.T) {
 	}
 	before := map[string][]store.Change{}
 	for id, to := range expect {
-		waitUntil(t, 5*time.Second, "history of "+id+" to hold every observed change", func() bool {
-			before[id] = historyOf(t, e.hubURL, id)
+		hubtest.WaitFor(t, "history of "+id+" to hold every observed change", func() bool {
+			before[id] = historyOf(t, e.Hub.URL, id)
 			return hasTransitions(before[id], to...)
 		})
 	}
-	before["UUID9"] = historyOf(t, e.hubURL, "UUID9")
-	viewsBefore := entitiesByID(t, e.hubURL)
+	before["UUID9"] = historyOf(t, e.Hub.URL, "UUID9")
+	viewsBefore := entitiesByID(t, e.Hub.URL)
 	total := 0
 	for _, h := range before {
 		total += len(h)
 	}
 
-	disconnects := func(p *proc) int { return strings.Count(p.output(), "disconnected from hub") }
+	disconnects := func(p *hubtest.Proc) int { return strings.Count(p.Output(), "disconnected from hub") }
 	d0, d2 := disconnects(a0), disconnects(a2)
 	killedAt := time.Now()
-	e.hub.kill(syscall.SIGKILL)
-	waitUntil(t, 10*time.Second, "the agents to notice the hub is gone", func() bool {
-		return disconnects(a0) > d0 && disconnects(a2) > d2
-	})
+	e.Hub.Kill(syscall.SIGKILL)
 	// An outage long enough for the agents' backoff to grow past its first
-	// steps (each refused attempt doubles the wait).
-	const outage = 1500 * time.Millisecond
-	time.Sleep(outage - time.Since(killedAt))
+	// step (each refused attempt doubles the wait): each agent has noticed
+	// the loss and then failed to reconnect at least once.
+	hubtest.WaitFor(t, "each agent to notice the hub is gone and fail to reconnect", func() bool {
+		return disconnects(a0) >= d0+2 && disconnects(a2) >= d2+2
+	})
 	retries := disconnects(a0) + disconnects(a2) - d0 - d2
 
 	// Hold the agents still while the hub restarts, so the first read of the
 	// restarted hub deterministically precedes any reconnection; they resume
 	// with their backoff timers running (CLOCK_MONOTONIC does not stop).
-	for _, a := range []*proc{a0, a2} {
-		if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	for _, a := range []*hubtest.Proc{a0, a2} {
+		if err := a.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -392,19 +228,18 @@ func TestFaultHubKillRestartKeepsStateAndHistory(t *testing.T) {
 			return
 		}
 		resumed = true
-		for _, a := range []*proc{a0, a2} {
-			_ = a.cmd.Process.Signal(syscall.SIGCONT)
+		for _, a := range []*hubtest.Proc{a0, a2} {
+			_ = a.Signal(syscall.SIGCONT)
 		}
 	}
 	t.Cleanup(resume)
 
 	restartAt := time.Now()
-	hub2 := startProc(t, "imaging-hub", "serve", "--config", cfgPath, "--listen", addr)
-	if got := waitListening(t, hub2, 10*time.Second); got != addr {
+	if got := e.RestartHub(t).Addr; got != addr {
 		t.Fatalf("restarted hub listens on %s, want %s", got, addr)
 	}
 	listeningAt := time.Now()
-	after := entitiesByID(t, e.hubURL)
+	after := entitiesByID(t, e.Hub.URL)
 	resume()
 	resumedAt := time.Now()
 
@@ -435,8 +270,8 @@ func TestFaultHubKillRestartKeepsStateAndHistory(t *testing.T) {
 	}
 
 	// The agents reconnect with their backoff and the stale mark clears.
-	waitUntil(t, 30*time.Second, "UUID0, UUID1 and UUID2 confirmed by their agents", func() bool {
-		es := entitiesByID(t, e.hubURL)
+	hubtest.WaitFor(t, "UUID0, UUID1 and UUID2 confirmed by their agents", func() bool {
+		es := entitiesByID(t, e.Hub.URL)
 		for _, id := range []string{"UUID0", "UUID1", "UUID2"} {
 			if es[id].Status != wire.StatusAvailable || es[id].Stale {
 				return false
@@ -446,14 +281,14 @@ func TestFaultHubKillRestartKeepsStateAndHistory(t *testing.T) {
 	})
 	back := time.Now()
 	// The killed agent's entity stays its last known state, stale.
-	if v := e.entity(t, "UUID3"); v.Status != wire.StatusOffline || !v.Stale {
+	if v := e.Entity(t, "UUID3"); v.Status != wire.StatusOffline || !v.Stale {
 		t.Errorf("UUID3 (agent killed) after restart: %s stale=%v", v.Status, v.Stale)
 	}
 
 	// Nothing lost: every change read before the kill is still listed.
 	lost := 0
 	for id, hb := range before {
-		ha := historyOf(t, e.hubURL, id)
+		ha := historyOf(t, e.Hub.URL, id)
 		for _, c := range hb {
 			found := false
 			for _, d := range ha {
@@ -602,55 +437,37 @@ func (r *relay) close() {
 
 func TestFaultBlackholedConnectionGoesOffline(t *testing.T) {
 	e := setup(t)
-	hubAddr := strings.TrimPrefix(e.hubURL, "http://")
-	r := newRelay(t, hubAddr)
-	startProc(t, "imaging-agent", "run", "--hub", "http://"+r.addr(), "--entity", "UUID0",
-		"--token-file", filepath.Join(e.dir, "UUID0.token"), "--repo", e.repo, "--interval", interval.String())
-	e.waitStatus(t, "UUID0", wire.StatusAvailable, "")
-	time.Sleep(2 * interval) // a few reports and pings through the relay
+	r := newRelay(t, e.Hub.Addr)
+	e.Agent(t, "UUID0", "--hub", "http://"+r.addr())
+	v, _ := e.WaitStatus(t, "UUID0", wire.StatusAvailable, "")
+	// A few reports (and the pings between them) through the relay.
+	last, reports := *v.LastReportAt, 0
+	hubtest.WaitFor(t, "two more reports through the relay", func() bool {
+		if v := e.Entity(t, "UUID0"); v.LastReportAt != nil && v.LastReportAt.After(last) {
+			last, reports = *v.LastReportAt, reports+1
+		}
+		return reports >= 2
+	})
 
 	holedAt := time.Now()
 	if n := r.blackhole(); n != 1 {
 		t.Fatalf("%d connections through the relay, want 1", n)
 	}
-	var v wire.Entity
-	for end := holedAt.Add(deadline + 5*time.Second); ; time.Sleep(10 * time.Millisecond) {
-		v = e.entity(t, "UUID0")
-		if v.Status == wire.StatusOffline || time.Now().After(end) {
-			break
-		}
-	}
-	delay := time.Since(holedAt)
-	if v.Status != wire.StatusOffline {
-		t.Fatalf("UUID0 still %s %v after the blackhole", v.Status, delay)
-	}
-	t.Logf("measured: blackholed connection (no FIN/RST) → Offline in %v (deadline %v, bound %v); reason %q",
-		delay.Round(time.Millisecond), deadline, deadline+time.Second, v.Reason)
-	if delay > deadline+time.Second {
-		t.Errorf("Offline %v after the blackhole, want within deadline + 1 s = %v", delay, deadline+time.Second)
-	}
+	// Offline within deadline + 1 s, by the hub's clock (when it recorded
+	// the change).
+	v, _ = e.WaitStatus(t, "UUID0", wire.StatusOffline, "")
+	delay := v.Since.Sub(holedAt)
+	t.Logf("measured: blackholed connection (no FIN/RST) → Offline reason %q", v.Reason)
+	checkWithin(t, "Offline after the blackhole", delay, deadline+time.Second)
 	if !strings.Contains(v.Reason, "missed pings") {
 		t.Errorf("offline reason %q should name missed pings", v.Reason)
 	}
 
-	// The agent's side of the blackholed socket is still open: does the
-	// agent notice on its own and come back through a fresh connection?
-	// Logged, not asserted: the design promises detection by the hub only.
-	const recoveryWait = 10 * time.Second
-	recovered := false
-	var back time.Duration
-	for end := time.Now().Add(recoveryWait); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if e.entity(t, "UUID0").Status == wire.StatusAvailable {
-			recovered, back = true, time.Since(holedAt)
-			break
-		}
-	}
-	// The agent gives up a silent hub after push.HubSilence (3 s at this
-	// interval) and comes back through a fresh connection.
-	if !recovered {
-		t.Fatalf("the agent had not reconnected %v after the blackhole (Offline at the hub after %v)", recoveryWait, delay.Round(time.Millisecond))
-	}
-	t.Logf("measured: the agent reconnected through a fresh connection %v after the blackhole", back.Round(time.Millisecond))
+	// The agent's side of the blackholed socket is still open: the agent
+	// gives up a silent hub after push.HubSilence (3 s at this interval)
+	// and comes back through a fresh connection.
+	e.WaitStatus(t, "UUID0", wire.StatusAvailable, "")
+	t.Logf("measured: the agent reconnected through a fresh connection %v after the blackhole", time.Since(holedAt).Round(time.Millisecond))
 }
 
 // ---------------------------------------------------------------------------
@@ -658,7 +475,7 @@ func TestFaultBlackholedConnectionGoesOffline(t *testing.T) {
 
 func dialViewer(t *testing.T, hubURL string, rcvbuf int) *websocket.Conn {
 	t.Helper()
-	nd := &net.Dialer{Timeout: 5 * time.Second}
+	nd := &net.Dialer{Timeout: 30 * time.Second}
 	if rcvbuf > 0 {
 		nd.Control = func(_, _ string, c syscall.RawConn) error {
 			var serr error
@@ -671,7 +488,7 @@ func dialViewer(t *testing.T, hubURL string, rcvbuf int) *websocket.Conn {
 			return serr
 		}
 	}
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, NetDialContext: nd.DialContext, ReadBufferSize: 1024}
+	d := websocket.Dialer{HandshakeTimeout: 30 * time.Second, NetDialContext: nd.DialContext, ReadBufferSize: 1024}
 	conn, resp, err := d.Dial("ws"+strings.TrimPrefix(hubURL, "http")+"/api/v1/ws", http.Header{"Origin": {hubURL}})
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
@@ -712,8 +529,8 @@ func TestFaultStuckViewerIsDropped(t *testing.T) {
 
 	// Two stuck viewers with a small receive buffer, so the hub's writes to
 	// them really block.
-	silent := &stuckViewer{name: "silent", conn: dialViewer(t, e.hubURL, 4096), at: time.Now()}
-	alive := &stuckViewer{name: "alive (sends pongs)", conn: dialViewer(t, e.hubURL, 4096), at: time.Now()}
+	silent := &stuckViewer{name: "silent", conn: dialViewer(t, e.Hub.URL, 4096), at: time.Now()}
+	alive := &stuckViewer{name: "alive (sends pongs)", conn: dialViewer(t, e.Hub.URL, 4096), at: time.Now()}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -729,7 +546,7 @@ func TestFaultStuckViewerIsDropped(t *testing.T) {
 	}()
 
 	// The reading viewer measures change latency (agent send → viewer receipt).
-	reader := dialViewer(t, e.hubURL, 0)
+	reader := dialViewer(t, e.Hub.URL, 0)
 	lat := &latencies{max: 200_000}
 	var changes atomic.Int64
 	wg.Add(1)
@@ -750,9 +567,9 @@ func TestFaultStuckViewerIsDropped(t *testing.T) {
 				m.Entities = append(m.Entities, *m.Entity)
 			}
 			for _, e := range m.Entities {
-				if e.CollectedAt != nil {
+				if !e.CollectedAt.IsZero() {
 					changes.Add(1)
-					lat.add(time.Since(*e.CollectedAt))
+					lat.add(time.Since(e.CollectedAt))
 				}
 			}
 		}
@@ -769,11 +586,10 @@ func TestFaultStuckViewerIsDropped(t *testing.T) {
 		t.Fatalf("the simulated report is not valid: %v", err)
 	}
 	for _, id := range []string{"UUID0", "UUID2", "UUID3"} {
-		a := &simAgent{url: agentWS(e.hubURL), token: e.tokens[id], entity: id, interval: every,
-			minBackoff: 100 * time.Millisecond, maxBackoff: time.Second,
-			report: func(seq int) wire.Report { return simReport(seq, seq%2 == 0, 60) }}
-		wg.Add(1)
-		go func() { defer wg.Done(); a.run(ctx) }()
+		a := &bench.Reconnecting{AgentSpec: bench.AgentSpec{HubURL: e.Hub.URL, Entity: id, Token: e.Tokens[id]},
+			Interval: every, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second,
+			Report: func(seq int) wire.Report { return simReport(seq, seq%2 == 0, 60) }}
+		wg.Go(func() { a.Run(ctx) })
 	}
 
 	// REST stays responsive: one request at a time, every 50 ms.
@@ -783,7 +599,7 @@ func TestFaultStuckViewerIsDropped(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for ctx.Err() == nil {
-			d, err := getJSON(e.hubURL+"/api/v1/entities", nil)
+			d, err := hubtest.GetJSON(e.Hub.URL+"/api/v1/entities", nil)
 			if err != nil {
 				restErrs.Add(1)
 			} else {
@@ -798,8 +614,8 @@ func TestFaultStuckViewerIsDropped(t *testing.T) {
 
 	// The hub drops both stuck viewers ("viewer dropped" naming each socket).
 	droppedAfter := map[*stuckViewer]time.Duration{}
-	waitUntil(t, 45*time.Second, "the hub to drop both stuck viewers", func() bool {
-		out := e.hub.output()
+	hubtest.WaitFor(t, "the hub to drop both stuck viewers", func() bool {
+		out := e.Hub.Output()
 		for _, v := range []*stuckViewer{silent, alive} {
 			if _, ok := droppedAfter[v]; !ok && v.dropLine(out) != "" {
 				droppedAfter[v] = time.Since(v.at)
@@ -809,13 +625,13 @@ func TestFaultStuckViewerIsDropped(t *testing.T) {
 	})
 	// The reading viewer keeps receiving after the drops.
 	n := changes.Load()
-	waitUntil(t, 10*time.Second, "more changes on the reading viewer after the drops", func() bool { return changes.Load() > n+50 })
+	hubtest.WaitFor(t, "more changes on the reading viewer after the drops", func() bool { return changes.Load() > n+50 })
 
 	// Their sockets were closed by the hub: reading them now drains what the
 	// kernels held, then ends (EOF, reset or close), well before the bound.
-	out := e.hub.output()
+	out := e.Hub.Output()
 	for _, v := range []*stuckViewer{silent, alive} {
-		_ = v.conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+		_ = v.conn.SetReadDeadline(time.Now().Add(hubtest.Bound(15 * time.Second)))
 		frames := 0
 		var err error
 		for k := 0; k < 1_000_000; k++ {
@@ -838,15 +654,14 @@ func TestFaultStuckViewerIsDropped(t *testing.T) {
 
 	ls, rs := lat.get(), rest.get()
 	t.Logf("measured: reading viewer change latency %s over %d changes; REST GET /api/v1/entities %s, %d errors",
-		summary(ls), changes.Load(), summary(rs), restErrs.Load())
+		hubtest.Summary(ls), changes.Load(), hubtest.Summary(rs), restErrs.Load())
 	if len(ls) < 100 {
 		t.Errorf("the reading viewer got only %d changes", len(ls))
 	}
-	if p := pct(ls, 0.99); p > 2*time.Second {
-		t.Errorf("reading viewer p99 latency %v, want under 2 s while other viewers are stuck", p)
-	}
-	if p := pct(rs, 0.99); p > time.Second || restErrs.Load() > 0 {
-		t.Errorf("REST p99 %v with %d errors, want under 1 s and none", p, restErrs.Load())
+	checkWithin(t, "reading viewer p99 change latency while other viewers are stuck", bench.Quantile(ls, 0.99), 2*time.Second)
+	checkWithin(t, "REST p99 while viewers are stuck", bench.Quantile(rs, 0.99), time.Second)
+	if restErrs.Load() > 0 {
+		t.Errorf("%d REST errors while viewers are stuck, want none", restErrs.Load())
 	}
 	if c := strings.Count(out, "viewer dropped"); c != 2 {
 		t.Errorf("%d viewers dropped, want only the 2 stuck ones", c)
@@ -854,21 +669,13 @@ func TestFaultStuckViewerIsDropped(t *testing.T) {
 }
 
 // procCPU is the user+system CPU time a started process has used so far
-// (Linux /proc; 0 when unreadable).
-func procCPU(p *proc) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+// (0 when unreadable).
+func procCPU(p *hubtest.Proc) time.Duration {
+	u, err := bench.ReadProc(p.Pid())
 	if err != nil {
 		return 0
 	}
-	// Fields after the command name (which may hold spaces) start at state.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	var ut, st int64
-	fmt.Sscan(f[11], &ut)
-	fmt.Sscan(f[12], &st)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+	return u.CPU
 }
 
 func mustJSON(t *testing.T, v any) []byte {
@@ -896,35 +703,23 @@ func TestFaultThousandAgentsReconnectAfterRestart(t *testing.T) {
 	}
 	// Each agent holds one socket here and one in the hub (which inherits
 	// this limit): make room.
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur < 4*agents && rl.Max > rl.Cur {
-		rl.Cur = min(rl.Max, 8*agents)
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+	if nofile, err := bench.RaiseFileLimit(); err != nil || nofile < 4*agents {
+		t.Fatalf("open-file limit %d (%v): %d agents need about %d", nofile, err, agents, 4*agents)
 	}
 
-	dir := t.TempDir()
-	tokens := make([]string, agents)
+	e := hubtest.NewEnv(t, "", hubEvery)
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, `{"listen":"127.0.0.1:0","plain_http":true,"interval":"%s","missed_pings":3,"limits":{"connections_per_address":100000},"entities":[`, hubEvery)
 	for i := range agents {
-		tok, hash, err := config.GenerateToken()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tokens[i] = tok
 		if i > 0 {
 			cfg.WriteString(",")
 		}
-		fmt.Fprintf(&cfg, `{"id":"A%04d","name":"Site %d","server":{"name":"imaging-%04d","token_sha256":"%s"}}`, i, i, i, hash)
+		id := fmt.Sprintf("A%04d", i)
+		fmt.Fprintf(&cfg, `{"id":"%s","name":"Site %d","server":{"name":"imaging-%04d","token_sha256":"%s"}}`, id, i, i, e.NewToken(t, id))
 	}
 	cfg.WriteString("]}")
-	cfgPath := filepath.Join(dir, "hub.json")
-	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	hub := startProc(t, "imaging-hub", "serve", "--config", cfgPath)
-	addr := waitListening(t, hub, 10*time.Second)
-	hubURL := "http://" + addr
+	e.WriteConfig(t, cfg.String())
+	hubURL := e.StartHub(t).URL
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -935,21 +730,23 @@ func TestFaultThousandAgentsReconnectAfterRestart(t *testing.T) {
 	var dials atomic.Int64
 	start := time.Now()
 	for i := range agents {
-		a := &simAgent{url: agentWS(hubURL), token: tokens[i], entity: fmt.Sprintf("A%04d", i),
-			// One source address per simulated server, as in a real fleet.
-			local:    &net.TCPAddr{IP: net.IPv4(127, 1, byte(i/250), byte(i%250+1))},
-			interval: hubEvery, minBackoff: 500 * time.Millisecond, maxBackoff: time.Minute, dials: &dials,
-			report:    func(seq int) wire.Report { return simReport(seq, true, 1) },
-			onSession: func(at time.Time) { connectedAt[i].Store(at.UnixNano()) }}
-		wg.Add(1)
-		go func() { defer wg.Done(); a.run(ctx) }()
+		id := fmt.Sprintf("A%04d", i)
+		a := &bench.Reconnecting{
+			AgentSpec: bench.AgentSpec{HubURL: hubURL, Entity: id, Token: e.Tokens[id],
+				// One source address per simulated server, as in a real fleet.
+				Local: &net.TCPAddr{IP: net.IPv4(127, 1, byte(i/250), byte(i%250+1))}},
+			Interval: hubEvery, MinBackoff: 500 * time.Millisecond, MaxBackoff: time.Minute, Dials: &dials,
+			Report:    func(seq int) wire.Report { return simReport(seq, true, 1) },
+			OnSession: func(at time.Time) { connectedAt[i].Store(at.UnixNano()) }}
+		wg.Go(func() { a.Run(ctx) })
 	}
 
-	allAvailable := func(rest *latencies) (int, error) {
+	// allAvailable counts the entities available and not stale.
+	allAvailable := func(rest *latencies) int {
 		var es []wire.Entity
-		d, err := getJSON(hubURL+"/api/v1/entities", &es)
+		d, err := hubtest.GetJSON(hubURL+"/api/v1/entities", &es)
 		if err != nil {
-			return 0, err
+			return 0
 		}
 		if rest != nil {
 			rest.add(d)
@@ -960,52 +757,32 @@ func TestFaultThousandAgentsReconnectAfterRestart(t *testing.T) {
 				n++
 			}
 		}
-		return n, nil
+		return n
 	}
-	waitAll := func(within time.Duration, rest *latencies) (time.Duration, int) {
-		begin := time.Now()
-		n := 0
-		for time.Since(begin) < within {
-			if c, err := allAvailable(rest); err == nil {
-				n = c
-				if n == agents {
-					break
-				}
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		return time.Since(begin), n
-	}
-	first, n := waitAll(backBound, nil)
-	if n != agents {
-		t.Fatalf("only %d of %d agents available %v after start", n, agents, first)
-	}
+	hubtest.WaitFor(t, fmt.Sprintf("the %d agents available after a cold start", agents), func() bool { return allAvailable(nil) == agents })
 	t.Logf("measured: cold start, %d agents all available in %v (%d dials)", agents, time.Since(start).Round(time.Millisecond), dials.Load())
 
 	// SIGKILL the hub and restart it at once on the same address and state.
-	hub.kill(syscall.SIGKILL)
+	e.Hub.Kill(syscall.SIGKILL)
 	dials.Store(0)
 	restartAt := time.Now()
 	epoch.Store(restartAt.UnixNano())
-	hub2 := startProc(t, "imaging-hub", "serve", "--config", cfgPath, "--listen", addr)
-	waitListening(t, hub2, 20*time.Second)
+	hub2 := e.RestartHub(t)
 	listeningAt := time.Now()
 
-	cpu0 := procCPU(hub2)
+	cpu0 := procCPU(hub2.Proc)
 
 	// Bounded REST sampling during the storm: two samplers, one request at a
-	// time each, from listening until one second after all are back.
+	// time each, from listening until a few more samples after all are back.
 	rest := &latencies{max: 20_000}
 	list := &latencies{max: 1000}
 	var restErrs atomic.Int64
 	sctx, scancel := context.WithCancel(ctx)
 	var swg sync.WaitGroup
 	for range 2 {
-		swg.Add(1)
-		go func() {
-			defer swg.Done()
+		swg.Go(func() {
 			for k := 0; sctx.Err() == nil && k < 10_000; k++ {
-				d, err := getJSON(fmt.Sprintf("%s/api/v1/entities/A%04d", hubURL, rand.IntN(agents)), nil)
+				d, err := hubtest.GetJSON(fmt.Sprintf("%s/api/v1/entities/A%04d", hubURL, rand.IntN(agents)), nil)
 				if err != nil {
 					restErrs.Add(1)
 				} else {
@@ -1016,12 +793,17 @@ func TestFaultThousandAgentsReconnectAfterRestart(t *testing.T) {
 				case <-time.After(restSample):
 				}
 			}
-		}()
+		})
 	}
-	took, n := waitAll(backBound, list)
+	n := 0
+	took := hubtest.WaitFor(t, fmt.Sprintf("the %d agents back after the restart", agents), func() bool {
+		n = allAvailable(list)
+		return n == agents
+	})
 	backAt := time.Now()
-	cpu1 := procCPU(hub2)
-	time.Sleep(time.Second)
+	cpu1 := procCPU(hub2.Proc)
+	after := rest.len()
+	hubtest.WaitFor(t, "a few REST samples after the storm", func() bool { return rest.len() >= after+20 })
 	scancel()
 	swg.Wait()
 
@@ -1043,15 +825,11 @@ func TestFaultThousandAgentsReconnectAfterRestart(t *testing.T) {
 		most = max(most, peak[b])
 	}
 	t.Logf("measured: agent-side reconnection after restart %s; peak %d sessions established in one 100 ms window; hub CPU listening→all back %v",
-		summary(recon), most, (cpu1 - cpu0).Round(time.Millisecond))
+		hubtest.Summary(recon), most, (cpu1 - cpu0).Round(time.Millisecond))
 	t.Logf("measured: REST during the storm: GET /api/v1/entities/{id} %s, %d errors; GET /api/v1/entities (1,000 entities) %s",
-		summary(rs), restErrs.Load(), summary(ls))
-	if n != agents {
-		t.Fatalf("only %d of %d agents back within %v of the restart", n, agents, backBound)
-	}
-	if p := pct(rs, 0.99); p > restBound {
-		t.Errorf("REST p99 %v during the reconnection storm, want under %v", p, restBound)
-	}
+		hubtest.Summary(rs), restErrs.Load(), hubtest.Summary(ls))
+	checkWithin(t, "all agents back after the restart", backAt.Sub(restartAt), backBound)
+	checkWithin(t, "REST p99 during the reconnection storm", bench.Quantile(rs, 0.99), restBound)
 	if restErrs.Load() > 0 {
 		t.Errorf("%d REST errors during the storm", restErrs.Load())
 	}

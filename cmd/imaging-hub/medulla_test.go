@@ -6,15 +6,10 @@ package main_test
 // server, so the tests run in parallel and one may stop its server.
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"sort"
 	"strings"
 	"syscall"
@@ -23,9 +18,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"imagingstatus/agent/repo/repotest"
-	"imagingstatus/server/config"
-	"imagingstatus/server/hub"
+	"imagingstatus/agent/repo/sample"
+	"imagingstatus/server/hubtest"
 	"imagingstatus/server/medulla/mariadbtest"
 	"imagingstatus/wire"
 )
@@ -41,17 +35,8 @@ const (
 // and exit code.
 func mdHubCmd(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "imaging-hub"), args...)
-	cmd.Env = append(os.Environ(), env...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if _, isExit := err.(*exec.ExitError); err != nil && !isExit {
-		t.Fatalf("imaging-hub %v: %v", args, err)
-	}
-	return o.String(), e.String(), cmd.ProcessState.ExitCode()
+	r := hubtest.Run(t, env, "imaging-hub", args...)
+	return r.Stdout, r.Stderr, r.Code
 }
 
 func mdWriteFile(t *testing.T, path, content string) string {
@@ -258,9 +243,7 @@ func TestMedullaCheckCommand(t *testing.T) {
 				}
 			}
 			mdNoSecret(t, "medulla check stdout/stderr", []string{out, errOut}, c.passwords...)
-			if d := time.Since(start); d > 15*time.Second {
-				t.Errorf("took %v", d)
-			}
+			checkWithin(t, "medulla check's refusal", time.Since(start), 15*time.Second)
 			t.Logf("exit %d: %s", code, strings.TrimSpace(errOut))
 		})
 	}
@@ -271,65 +254,19 @@ func mdJSONString(s string) string {
 	return string(b)
 }
 
-// mdLinkedEnv is a hub linked to the fixture's databases, with agent tokens
-// for some entities (token files under dir, hashes in the hub's file only
-// for those listed in the file).
-type mdLinkedEnv struct{ *env }
-
-func mdNewToken(t *testing.T, dir, entity string) (hash string) {
+// mdStartLinkedHub writes the hub file (medulla section and entities as
+// JSON fragments) in e.Dir, a sample repository, and starts the hub. Agent
+// tokens (e.NewToken) are made before, for the hashes the entities name.
+func mdStartLinkedHub(t *testing.T, e *hubtest.Env, medulla, entities string) {
 	t.Helper()
-	tok, hash, err := config.GenerateToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mdWriteFile(t, filepath.Join(dir, entity+".token"), tok+"\n")
-	return hash
+	e.WriteConfig(t, `{"listen":"127.0.0.1:0","plain_http":true,"interval":"`+interval.String()+`","missed_pings":3,
+		"medulla":`+medulla+`,
+		"entities":[`+entities+`]}`)
+	e.GenerateRepo(t, sample.Options{Complete: 2, Clients: 2, ClientsWithImages: 1, WithUUIDCache: true})
+	e.StartHub(t)
 }
 
-// mdStartLinkedHub writes the hub file (medulla section and entities as JSON
-// fragments) and starts the hub.
-func mdStartLinkedHub(t *testing.T, dir, medulla, entities string) *mdLinkedEnv {
-	t.Helper()
-	e := &env{dir: dir, tokens: map[string]string{}}
-	cfg := `{"listen":"127.0.0.1:0","plain_http":true,"interval":"` + interval.String() + `","missed_pings":3,
-		"medulla":` + medulla + `,
-		"entities":[` + entities + `]}`
-	cfgPath := mdWriteFile(t, filepath.Join(dir, "hub.json"), cfg)
-	e.repo = filepath.Join(dir, "imaging")
-	if _, err := repotest.Generate(e.repo, repotest.Options{Complete: 2, Clients: 2, ClientsWithImages: 1, WithUUIDCache: true}); err != nil {
-		t.Fatal(err)
-	}
-	e.hub = startProc(t, "imaging-hub", "serve", "--config", cfgPath)
-	addr := regexp.MustCompile(`msg="hub listening" addr=(\S+)`)
-	waitUntil(t, 10*time.Second, "the hub to listen", func() bool { return addr.MatchString(e.hub.output()) })
-	e.hubURL = "http://" + addr.FindStringSubmatch(e.hub.output())[1]
-	return &mdLinkedEnv{env: e}
-}
-
-func (e *mdLinkedEnv) entities(t *testing.T) []wire.Entity {
-	t.Helper()
-	resp, err := http.Get(e.hubURL + "/api/v1/entities")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /api/v1/entities: %s", resp.Status)
-	}
-	var v []wire.Entity
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-func mdByEntityID(es []wire.Entity) map[string]wire.Entity {
-	m := make(map[string]wire.Entity, len(es))
-	for _, e := range es {
-		m[e.ID] = e
-	}
-	return m
-}
+func mdByEntityID(es []wire.Entity) map[string]wire.Entity { return hubtest.ByID(es) }
 
 func mdIntPtrEq(a, b *int) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 
@@ -386,23 +323,24 @@ func mdToJSON(v any) string {
 func TestMedullaHubLink(t *testing.T) {
 	t.Parallel()
 	db := mariadbtest.StartFixtureT(t)
-	dir := t.TempDir()
+	e := hubtest.NewEnv(t, "", interval)
+	dir := e.Dir
 	pw := mdWriteFile(t, filepath.Join(dir, "db.pw"), mariadbtest.ROPassword+"\n")
 	img, glpi := db.FixtureDSNs("")
 	// Only General (srv-general, from the database) gets a token; Sales'
 	// srv-sales is known from the database only. The file also adds an
 	// entity of its own under Sales-North.
-	h1 := mdNewToken(t, dir, "UUID1")
-	mdNewToken(t, dir, "UUID4")
-	e := mdStartLinkedHub(t, dir,
+	h1 := e.NewToken(t, "UUID1")
+	e.NewToken(t, "UUID4")
+	mdStartLinkedHub(t, e,
 		`{"imaging_dsn":`+mdJSONString(img)+`,"glpi_dsn":`+mdJSONString(glpi)+`,"password_file":`+mdJSONString(pw)+`,"refresh":"`+medullaRefresh.String()+`"}`,
 		`{"id":"UUID1","server":{"token_sha256":"`+h1+`"}},
 		 {"id":"EXTRA","name":"Extra lab","parent":"UUID5"}`)
 
 	want := mariadbtest.FixtureWant()
 	var ents map[string]wire.Entity
-	waitUntil(t, 10*time.Second, "the database's 9 entities with their figures, and the file's own", func() bool {
-		ents = mdByEntityID(e.entities(t))
+	hubtest.WaitFor(t, "the database's 9 entities with their figures, and the file's own", func() bool {
+		ents = mdByEntityID(e.Entities(t))
 		if len(ents) != len(want)+1 {
 			return false
 		}
@@ -464,13 +402,13 @@ func TestMedullaHubLink(t *testing.T) {
 
 	// The viewer stream carries the same figures.
 	t.Run("viewer stream", func(t *testing.T) {
-		c, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(e.hubURL, "http")+hub.ViewerPath, nil)
+		c, resp, err := websocket.DefaultDialer.Dial(e.Hub.ViewerURL(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		defer c.Close()
-		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = c.SetReadDeadline(time.Now().Add(hubtest.Long))
 		var m wire.ViewerMessage
 		if err := c.ReadJSON(&m); err != nil {
 			t.Fatal(err)
@@ -493,16 +431,16 @@ func TestMedullaHubLink(t *testing.T) {
 
 	// Before any agent: General and the entities it serves wait for it.
 	for _, id := range []string{"UUID1", "UUID5", "EXTRA", "UUID4"} {
-		e.waitStatus(t, id, wire.StatusOffline, "no agent has connected")
+		e.WaitStatus(t, id, wire.StatusOffline, "no agent has connected")
 	}
-	e.agent(t, "UUID1")
-	e.waitStatus(t, "UUID1", wire.StatusAvailable, "")
+	e.Agent(t, "UUID1")
+	e.WaitStatus(t, "UUID1", wire.StatusAvailable, "")
 	for _, id := range []string{"UUID5", "EXTRA"} {
-		if v, _ := e.waitStatus(t, id, wire.StatusAvailable, ""); v.ServedBy != "srv-general" {
+		if v, _ := e.WaitStatus(t, id, wire.StatusAvailable, ""); v.ServedBy != "srv-general" {
 			t.Errorf("%s served by %q once available", id, v.ServedBy)
 		}
 	}
-	if v := e.entity(t, "UUID1"); v.ServedBy != "srv-general" || v.Repository == nil || v.Repository.ImagesTotal != 2 {
+	if v := e.Entity(t, "UUID1"); v.ServedBy != "srv-general" || v.Repository == nil || v.Repository.ImagesTotal != 2 {
 		t.Errorf("UUID1 with its agent: served_by %q repository %+v", v.ServedBy, v.Repository)
 	}
 
@@ -511,38 +449,35 @@ func TestMedullaHubLink(t *testing.T) {
 	// agent logs the hub's refusal; the hub logs the first of identical
 	// refusals in a minute.
 	for _, tokenOf := range []string{"UUID4", "UUID1"} {
-		p := startProc(t, "imaging-agent", "run", "--hub", e.hubURL, "--entity", "UUID4",
-			"--token-file", filepath.Join(dir, tokenOf+".token"), "--repo", e.repo, "--interval", interval.String())
-		waitUntil(t, 10*time.Second, "the hub to refuse an agent for UUID4 with "+tokenOf+"'s token", func() bool {
-			return strings.Contains(p.output(), "agent token rejected")
-		})
-		p.kill(syscall.SIGTERM)
+		p := e.Agent(t, "UUID4", "--token-file", e.TokenFile(tokenOf))
+		p.WaitOutput(t, "agent token rejected")
+		p.Kill(syscall.SIGTERM)
 	}
-	if !strings.Contains(e.hub.output(), `entity=UUID4 reason="agent token rejected"`) {
+	if !strings.Contains(e.Hub.Output(), `entity=UUID4 reason="agent token rejected"`) {
 		t.Errorf("the hub did not log the refusal for UUID4")
 	}
-	if v := e.entity(t, "UUID4"); v.Status == wire.StatusAvailable || strings.Contains(e.hub.output(), `msg="agent connected" entity=UUID4`) {
+	if v := e.Entity(t, "UUID4"); v.Status == wire.StatusAvailable || strings.Contains(e.Hub.Output(), `msg="agent connected" entity=UUID4`) {
 		t.Errorf("an agent spoke for UUID4 without a token in the file: %s (%s)", v.Status, v.Reason)
 	}
-	if v := e.entity(t, "UUID1"); v.Status != wire.StatusAvailable {
+	if v := e.Entity(t, "UUID1"); v.Status != wire.StatusAvailable {
 		t.Errorf("UUID1 disturbed by refused agents: %s (%s)", v.Status, v.Reason)
 	}
 	// The refusal shows for a deadline, then Sales waits again for its agent.
-	e.waitStatus(t, "UUID4", wire.StatusOffline, "no agent has connected")
+	e.WaitStatus(t, "UUID4", wire.StatusOffline, "no agent has connected")
 
 	// The database stops during the run.
 	statuses := map[string]wire.Status{}
-	for _, v := range e.entities(t) {
+	for _, v := range e.Entities(t) {
 		statuses[v.ID] = v.Status
 	}
 	t.Logf("statuses before the database stops: %v", statuses)
-	before := e.entity(t, "UUID1").Medulla.LoadedAt
+	before := e.Entity(t, "UUID1").Medulla.LoadedAt
 	if err := db.Down(); err != nil {
 		t.Fatal(err)
 	}
 	downAt := time.Now()
-	waitUntil(t, 5*time.Second, "the figures to be marked stale", func() bool {
-		for _, v := range e.entities(t) {
+	hubtest.WaitFor(t, "the figures to be marked stale", func() bool {
+		for _, v := range e.Entities(t) {
 			if v.Medulla == nil || !v.Medulla.Stale {
 				return false
 			}
@@ -551,8 +486,8 @@ func TestMedullaHubLink(t *testing.T) {
 	})
 	// Over several refreshes: statuses unchanged, figures kept with their
 	// age, the link reported failing.
-	for time.Since(downAt) < 6*medullaRefresh {
-		got := mdByEntityID(e.entities(t))
+	hubtest.Holds(t, "statuses and figures with the database down", 6*medullaRefresh, func() bool {
+		got := mdByEntityID(e.Entities(t))
 		for _, id := range []string{"UUID1", "UUID5", "EXTRA"} {
 			if got[id].Status != wire.StatusAvailable {
 				t.Fatalf("%s: %s (%s) with the database down, want available", id, got[id].Status, got[id].Reason)
@@ -578,16 +513,16 @@ func TestMedullaHubLink(t *testing.T) {
 				t.Errorf("%s with the database down: %s", w.ID, d)
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Logf("database down: UUID1 medulla.error = %q", e.entity(t, "UUID1").Medulla.Error)
+		return true
+	})
+	t.Logf("database down: UUID1 medulla.error = %q", e.Entity(t, "UUID1").Medulla.Error)
 
 	// Back: fresh figures.
 	if err := db.Up(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "fresh figures after the restart", func() bool {
-		for _, v := range e.entities(t) {
+	hubtest.WaitFor(t, "fresh figures after the restart", func() bool {
+		for _, v := range e.Entities(t) {
 			if v.ID == "EXTRA" {
 				if v.Medulla != nil {
 					return false
@@ -600,7 +535,7 @@ func TestMedullaHubLink(t *testing.T) {
 		}
 		return true
 	})
-	got := mdByEntityID(e.entities(t))
+	got := mdByEntityID(e.Entities(t))
 	for _, w := range want {
 		for _, d := range mdFiguresMatch(got[w.ID], w) {
 			t.Errorf("%s after the restart: %s", w.ID, d)
@@ -612,7 +547,7 @@ func TestMedullaHubLink(t *testing.T) {
 		}
 	}
 
-	log := e.hub.output()
+	log := e.Hub.Output()
 	for _, f := range []string{"Medulla database link on", "Medulla database link failing", "Medulla database link restored"} {
 		if !strings.Contains(log, f) {
 			t.Errorf("hub log lacks %q", f)
@@ -657,15 +592,15 @@ func TestMedullaHubBadCredentials(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			h := mdNewToken(t, dir, "UUID1")
-			e := mdStartLinkedHub(t, dir, c.medulla(dir),
+			e := hubtest.NewEnv(t, "", interval)
+			h := e.NewToken(t, "UUID1")
+			mdStartLinkedHub(t, e, c.medulla(e.Dir),
 				`{"id":"UUID0","name":"Root entity"},
 				 {"id":"UUID1","name":"General","parent":"UUID0","server":{"name":"srv-general","token_sha256":"`+h+`"}},
 				 {"id":"UUID5","name":"Sales-North","parent":"UUID1"}`)
 			var ents []wire.Entity
-			waitUntil(t, 10*time.Second, "every entity to say the link fails", func() bool {
-				ents = e.entities(t)
+			hubtest.WaitFor(t, "every entity to say the link fails", func() bool {
+				ents = e.Entities(t)
 				for _, v := range ents {
 					if v.Medulla == nil || v.Medulla.Error == "" {
 						return false
@@ -686,29 +621,26 @@ func TestMedullaHubBadCredentials(t *testing.T) {
 			t.Logf("medulla.error: %s", ents[0].Medulla.Error)
 
 			// The hub keeps serving: agents, statuses, readiness.
-			e.agent(t, "UUID1")
-			e.waitStatus(t, "UUID1", wire.StatusAvailable, "")
-			e.waitStatus(t, "UUID5", wire.StatusAvailable, "")
-			resp, err := http.Get(e.hubURL + "/api/v1/entities/UUID5/ready")
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Errorf("ready UUID5: %s", resp.Status)
+			e.Agent(t, "UUID1")
+			e.WaitStatus(t, "UUID1", wire.StatusAvailable, "")
+			e.WaitStatus(t, "UUID5", wire.StatusAvailable, "")
+			if _, err := hubtest.GetJSON(e.Hub.URL+"/api/v1/entities/UUID5/ready", nil); err != nil {
+				t.Errorf("ready UUID5: %v", err)
 			}
 			// Over several refreshes, still serving and still saying why.
-			time.Sleep(3 * medullaRefresh)
-			for _, v := range e.entities(t) {
-				if v.Medulla == nil || !strings.Contains(v.Medulla.Error, c.fragments[0]) {
-					t.Errorf("%s: medulla %s", v.ID, mdToJSON(v.Medulla))
+			hubtest.Holds(t, "serving and saying why the link fails", 3*medullaRefresh, func() bool {
+				for _, v := range e.Entities(t) {
+					if v.Medulla == nil || !strings.Contains(v.Medulla.Error, c.fragments[0]) {
+						t.Fatalf("%s: medulla %s", v.ID, mdToJSON(v.Medulla))
+					}
 				}
-			}
-			if v := e.entity(t, "UUID1"); v.Status != wire.StatusAvailable {
-				t.Errorf("UUID1: %s (%s)", v.Status, v.Reason)
-			}
-			mdNoSecret(t, "the hub's log", []string{e.hub.output()}, c.password)
-			body, _ := json.Marshal(e.entities(t))
+				if v := e.Entity(t, "UUID1"); v.Status != wire.StatusAvailable {
+					t.Fatalf("UUID1: %s (%s)", v.Status, v.Reason)
+				}
+				return true
+			})
+			mdNoSecret(t, "the hub's log", []string{e.Hub.Output()}, c.password)
+			body, _ := json.Marshal(e.Entities(t))
 			mdNoSecret(t, "REST", []string{string(body)}, c.password)
 		})
 	}

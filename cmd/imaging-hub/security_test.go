@@ -13,14 +13,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
-	"imagingstatus/server/config"
+	"imagingstatus/server/hubtest"
 	"imagingstatus/wire"
 )
 
@@ -50,38 +49,34 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 }
 
 func TestTLSHubAndAgentVerification(t *testing.T) {
-	dir := t.TempDir()
-	cert, key := selfSigned(t, dir)
-	tok, hash, _ := config.GenerateToken()
-	tokFile := filepath.Join(dir, "agent.token")
-	_ = os.WriteFile(tokFile, []byte(tok), 0o600)
-	cfgPath := filepath.Join(dir, "hub.json")
-	cfg := `{"listen":"127.0.0.1:0","interval":"200ms","tls":{"cert":"` + cert + `","key":"` + key + `"},
-		"entities":[{"id":"UUID0","name":"General","server":{"name":"srv","token_sha256":"` + hash + `"}}]}`
-	_ = os.WriteFile(cfgPath, []byte(cfg), 0o600)
-
-	hub := startProc(t, "imaging-hub", "serve", "--config", cfgPath)
-	re := regexp.MustCompile(`msg="hub listening" addr=(\S+) scheme=https`)
-	waitUntil(t, 10*time.Second, "the hub to listen over TLS", func() bool { return re.MatchString(hub.output()) })
-	hubURL := "https://" + re.FindStringSubmatch(hub.output())[1]
-	repo := filepath.Join(dir, "repo")
-	_ = os.MkdirAll(filepath.Join(repo, "masters"), 0o755)
+	e := hubtest.NewEnv(t, "", interval)
+	cert, key := selfSigned(t, e.Dir)
+	hash := e.NewToken(t, "UUID0")
+	tok := e.Tokens["UUID0"]
+	e.WriteConfig(t, `{"listen":"127.0.0.1:0","interval":"`+interval.String()+`","tls":{"cert":"`+cert+`","key":"`+key+`"},
+		"entities":[{"id":"UUID0","name":"General","server":{"name":"srv","token_sha256":"`+hash+`"}}]}`)
+	hub := e.StartHub(t)
+	if !strings.HasPrefix(hub.URL, "https://") {
+		t.Fatalf("the hub listens on %s, want https", hub.URL)
+	}
+	e.Repo = filepath.Join(e.Dir, "repo")
+	if err := os.MkdirAll(filepath.Join(e.Repo, "masters"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 
 	// Without the CA the agent refuses the hub's certificate and says so.
-	untrusting := startProc(t, "imaging-agent", "run", "--hub", hubURL, "--entity", "UUID0", "--token-file", tokFile, "--repo", repo, "--interval", "200ms")
-	waitUntil(t, 10*time.Second, "a certificate error in the agent's log", func() bool {
-		return strings.Contains(untrusting.output(), "certificate signed by unknown authority")
-	})
-	untrusting.kill(15)
+	untrusting := e.Agent(t, "UUID0")
+	untrusting.WaitOutput(t, "certificate signed by unknown authority")
+	untrusting.Kill(syscall.SIGTERM)
 
 	// With --ca-file it connects over WSS.
-	startProc(t, "imaging-agent", "run", "--hub", hubURL, "--entity", "UUID0", "--token-file", tokFile, "--repo", repo, "--interval", "200ms", "--ca-file", cert)
+	e.Agent(t, "UUID0", "--ca-file", cert)
 	pool := x509.NewCertPool()
 	pem, _ := os.ReadFile(cert)
 	pool.AppendCertsFromPEM(pem)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 5 * time.Second}
-	waitUntil(t, 10*time.Second, "available over TLS", func() bool {
-		resp, err := client.Get(hubURL + "/api/v1/entities/UUID0")
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second}
+	hubtest.WaitFor(t, "available over TLS", func() bool {
+		resp, err := client.Get(hub.URL + "/api/v1/entities/UUID0")
 		if err != nil {
 			return false
 		}
@@ -94,13 +89,13 @@ func TestTLSHubAndAgentVerification(t *testing.T) {
 		return e.Status == wire.StatusAvailable
 	})
 	// Plain HTTP to the TLS port does not leak anything.
-	if resp, err := http.Get(strings.Replace(hubURL, "https", "http", 1) + "/api/v1/entities"); err == nil {
+	if resp, err := (&http.Client{Timeout: 30 * time.Second}).Get("http://" + hub.Addr + "/api/v1/entities"); err == nil {
 		resp.Body.Close()
 		if resp.StatusCode == 200 {
 			t.Fatal("the TLS port answered plain HTTP with data")
 		}
 	}
-	if strings.Contains(hub.output(), tok) || strings.Contains(untrusting.output(), tok) {
+	if strings.Contains(hub.Output(), tok) || strings.Contains(untrusting.Output(), tok) {
 		t.Fatal("a token appears in a log")
 	}
 }
@@ -108,8 +103,7 @@ func TestTLSHubAndAgentVerification(t *testing.T) {
 func TestHubRefusesPlainHTTPUnlessAsked(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "hub.json")
 	_ = os.WriteFile(p, []byte(`{"listen":"127.0.0.1:0","entities":[{"id":"a","name":"A"}]}`), 0o600)
-	out, err := exec.Command(filepath.Join(binDir, "imaging-hub"), "serve", "--config", p).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), `"plain_http": true`) {
-		t.Fatalf("plain HTTP without asking: %v\n%s", err, out)
+	if r := hubtest.Run(t, nil, "imaging-hub", "serve", "--config", p); r.Code == 0 || !strings.Contains(r.Output(), `"plain_http": true`) {
+		t.Fatalf("plain HTTP without asking: exit %d\n%s", r.Code, r.Output())
 	}
 }

@@ -190,9 +190,9 @@ type ViewerToken struct {
 }
 
 // MedullaLink says where Medulla's databases are. The DSNs may be given by
-// the environment instead (IMAGING_HUB_MEDULLA_IMAGING_DSN,
-// IMAGING_HUB_MEDULLA_GLPI_DSN) and the password by a file, so that the
-// configuration file holds no secret.
+// the environment instead (EnvMedullaImagingDSN, EnvMedullaGLPIDSN) and the
+// password by a file, so that the configuration file holds no secret;
+// ResolveMedulla says which wins.
 type MedullaLink struct {
 	ImagingDSN   string   `json:"imaging_dsn,omitempty"`
 	GLPIDSN      string   `json:"glpi_dsn,omitempty"`

@@ -20,18 +20,17 @@ import (
 	"imagingstatus/wire"
 )
 
-// AgentPath is where agents connect.
-const AgentPath = "/api/v1/agent"
-
 // writeBuffers lends write buffers to connections only while they write:
 // 10,000 idle agent sessions then hold none.
 var writeBuffers = &sync.Pool{}
 
 var agentUpgrader = websocket.Upgrader{
 	HandshakeTimeout: 10 * time.Second,
-	ReadBufferSize:   4 << 10, // a report is ~2 KiB; larger frames are read in pieces
-	WriteBufferSize:  1 << 10,
-	WriteBufferPool:  writeBuffers,
+	// 0: the HTTP server's 4 KiB read buffer is reused, not doubled (a
+	// report is ~2 KiB; larger frames are read in pieces).
+	ReadBufferSize:  0,
+	WriteBufferSize: 1 << 10,
+	WriteBufferPool: writeBuffers,
 	// Agents are programs, not pages: a browser Origin has no business here.
 	CheckOrigin: func(r *http.Request) bool { return r.Header.Get("Origin") == "" },
 }
@@ -172,7 +171,6 @@ func (h *Hub) AgentHandler() http.Handler {
 			http.Error(w, "too many agent handshakes waiting; retry later", http.StatusServiceUnavailable)
 			return
 		}
-		defer slot.release()
 		h.acceptAgent(w, r, ip, token, "", slot)
 	})
 }
@@ -197,18 +195,27 @@ func tooMany(w http.ResponseWriter, retry time.Duration) {
 
 // acceptAgent upgrades the request and serves the session; entity is set
 // when the token was checked already.
+//
+// The session goes on in a goroutine of its own and the handler returns:
+// the HTTP server then lets go of the request, its headers, its write
+// buffer and its deep stack (tens of MiB at 10,000 agents).
 func (h *Hub) acceptAgent(w http.ResponseWriter, r *http.Request, ip netip.Addr, token, entity string, slot *handshakeSlot) {
 	conn, err := agentUpgrader.Upgrade(w, r, nil)
 	if err != nil {
+		slot.release()
 		return // the upgrader has answered with the reason
 	}
 	if !h.track() {
+		slot.release()
 		writeClose(conn, websocket.CloseGoingAway, reasonShutdown)
 		_ = conn.Close()
 		return
 	}
-	defer h.wg.Done()
-	h.serveAgent(conn, ip, token, entity, slot)
+	go func() {
+		defer h.wg.Done()
+		defer slot.release() // given back once the hello is judged; this covers every other way out
+		h.serveAgent(conn, ip, token, entity, slot)
+	}()
 }
 
 // helloLimit caps what a peer may send before its token is checked: a

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"imagingstatus/wire"
 )
 
 func pubs(kv ...string) []published {
@@ -29,7 +31,7 @@ func TestChangeLogReads(t *testing.T) {
 	c := newChangeLog()
 	var cur, dcur cursor
 	seen := map[string]int{}
-	onlyB := detailOf([]string{"B"})
+	onlyB := detailOf(wire.DetailOf("B"))
 	if rv := c.read(&cur, everything, nil, seen); rv.snapshot || len(rv.items) != 0 || cur.init {
 		t.Fatalf("before the loop published anything: %+v", rv)
 	}
@@ -75,8 +77,8 @@ func TestChangeLogWakesOnlyWhoCares(t *testing.T) {
 	c := newChangeLog()
 	c.reset([]string{"A", "B"}, pubs("A", "a0", "s", "B", "b0", "s"))
 	all := c.register(everything)
-	onA := c.register(detailOf([]string{"A"}))
-	none := c.register(detailOf(nil))
+	onA := c.register(detailOf(wire.DetailOf("A")))
+	none := c.register(detailOf(wire.DetailNone))
 	drain := func(s *logSub) (full, sum bool) {
 		select {
 		case <-s.wake:
@@ -125,7 +127,7 @@ func TestChangeLogSlowReaderSkipsToNewest(t *testing.T) {
 	c.reset([]string{"A", "B", "C"}, pubs("A", "a0", "s", "B", "b0", "s", "C", "c0", "s"))
 	var cur, scur cursor
 	seen := map[string]int{}
-	none := detailOf(nil)
+	none := detailOf(wire.DetailNone)
 	c.read(&cur, everything, nil, seen)
 	c.read(&scur, none, nil, seen)
 	for i := 1; i <= 3*logSize; i++ {

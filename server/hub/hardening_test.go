@@ -43,7 +43,7 @@ func (s *syncBuffer) String() string {
 func (th *testHub) dialEntity(t *testing.T, entity, token string) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
 	h := http.Header{"Authorization": {"Bearer " + token}, wire.EntityHeader: {entity}}
-	c, resp, err := websocket.DefaultDialer.Dial("ws://"+th.addr+hub.AgentPath, h)
+	c, resp, err := websocket.DefaultDialer.Dial("ws://"+th.addr+wire.AgentPath, h)
 	var body []byte
 	if resp != nil && resp.Body != nil {
 		body, _ = io.ReadAll(resp.Body)

@@ -39,6 +39,10 @@ type Options struct {
 	Version string
 	// ViewerWriteTimeout drops a viewer that cannot take a frame in time.
 	ViewerWriteTimeout time.Duration
+	// FrameGap is the least time between two frames to one viewer (default
+	// 25 ms): a viewer of every entity in full gets a burst in one frame
+	// instead of one frame per report.
+	FrameGap time.Duration
 	// SummaryWindow coalesces the summaries of entities a viewer is not
 	// looking at (default 100 ms); entities it asked for in full go at once.
 	SummaryWindow time.Duration
@@ -119,6 +123,9 @@ func New(cfg *config.Config, o Options) *Hub {
 	}
 	if o.ViewerWriteTimeout == 0 {
 		o.ViewerWriteTimeout = 10 * time.Second
+	}
+	if o.FrameGap == 0 {
+		o.FrameGap = 25 * time.Millisecond
 	}
 	if o.SummaryWindow == 0 {
 		o.SummaryWindow = 100 * time.Millisecond

@@ -76,7 +76,7 @@ func startCfg(t *testing.T, o hub.Options, extra string, logw io.Writer) *testHu
 
 func (th *testHub) dialAgent(t *testing.T, token string) (*websocket.Conn, error) {
 	t.Helper()
-	c, resp, err := websocket.DefaultDialer.Dial("ws://"+th.addr+hub.AgentPath, http.Header{"Authorization": {"Bearer " + token}})
+	c, resp, err := websocket.DefaultDialer.Dial("ws://"+th.addr+wire.AgentPath, http.Header{"Authorization": {"Bearer " + token}})
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
 	}
@@ -99,7 +99,7 @@ func hello(entity string) wire.Hello {
 }
 
 func report(ok bool) wire.Report {
-	r := wire.Report{Type: wire.TypeReport, Hostname: "imaging1", Probes: []wire.Probe{{Name: "repository", Target: "/repo", OK: true}}}
+	r := wire.Report{Type: wire.TypeReport, Figures: wire.Figures{Hostname: "imaging1", Probes: []wire.Probe{{Name: "repository", Target: "/repo", OK: true}}}}
 	if !ok {
 		r.Probes = append(r.Probes, wire.Probe{Name: "api", Target: "tcp://127.0.0.1:1", Error: "connection refused"})
 	}
@@ -278,7 +278,7 @@ func TestFailedHandshakesAreRateLimited(t *testing.T) {
 	if !errors.Is(err, websocket.ErrBadHandshake) {
 		t.Fatalf("want a refused handshake, got %v", err)
 	}
-	resp, err := http.Get("http://" + th.addr + hub.AgentPath)
+	resp, err := http.Get("http://" + th.addr + wire.AgentPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func TestSecondConnectionReplacesFirst(t *testing.T) {
 
 func dialViewer(t *testing.T, th *testHub) *websocket.Conn {
 	t.Helper()
-	c, resp, err := websocket.DefaultDialer.Dial("ws://"+th.addr+hub.ViewerPath, nil)
+	c, resp, err := websocket.DefaultDialer.Dial("ws://"+th.addr+wire.ViewerPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +388,7 @@ func TestViewerGetsSnapshotThenChanges(t *testing.T) {
 
 func TestViewerFromAnotherOriginIsRefused(t *testing.T) {
 	th := start(t, hub.Options{})
-	_, resp, err := websocket.DefaultDialer.Dial("ws://"+th.addr+hub.ViewerPath, http.Header{"Origin": {"https://evil.example"}})
+	_, resp, err := websocket.DefaultDialer.Dial("ws://"+th.addr+wire.ViewerPath, http.Header{"Origin": {"https://evil.example"}})
 	if err == nil {
 		t.Fatal("cross-origin viewer accepted")
 	}
@@ -500,7 +500,7 @@ func TestReloadRevokesTokensAndResnapshots(t *testing.T) {
 
 func TestViewerSummariesAndSubscription(t *testing.T) {
 	th := start(t, hub.Options{})
-	c, resp, err := websocket.DefaultDialer.Dial("ws://"+th.addr+hub.ViewerPath+"?detail=UUID1", nil)
+	c, resp, err := websocket.DefaultDialer.Dial("ws://"+th.addr+wire.ViewerPath+"?detail=UUID1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,7 @@
 package hub
 
 import (
-	"encoding/json"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,11 +11,6 @@ import (
 	"imagingstatus/server/viewerauth"
 	"imagingstatus/wire"
 )
-
-// ViewerPath is where browsers open the live stream. `?detail=ID,ID` (or
-// an empty `?detail=`) asks at once for those entities in full and the
-// others as summaries; without it every entity comes in full.
-const ViewerPath = "/api/v1/ws"
 
 var viewerBuffers = &sync.Pool{}
 
@@ -77,8 +70,8 @@ func (v *viewer) revoke() {
 	v.close()
 }
 
-// detail is which entities a viewer receives in full (all, or ids); the
-// others come as summaries.
+// detail is wire.Detail as a set: which entities a viewer receives in
+// full (all, or ids); the others come as summaries.
 type detail struct {
 	all bool
 	ids map[string]bool
@@ -86,12 +79,12 @@ type detail struct {
 
 func (d detail) full(id string) bool { return d.all || d.ids[id] }
 
-func detailOf(ids []string) detail {
-	set := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		if id == "*" {
-			return detail{all: true}
-		}
+func detailOf(w wire.Detail) detail {
+	if w.All {
+		return detail{all: true}
+	}
+	set := make(map[string]bool, len(w.IDs))
+	for _, id := range w.IDs {
 		set[id] = true
 	}
 	return detail{ids: set}
@@ -100,22 +93,13 @@ func detailOf(ids []string) detail {
 // ViewerHandler serves the live stream: a snapshot, then every change.
 func (h *Hub) ViewerHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d := detail{all: true}
-		if q, ok := r.URL.Query()["detail"]; ok {
-			var ids []string
-			for _, part := range q {
-				for _, id := range strings.Split(part, ",") {
-					if id != "" {
-						ids = append(ids, id)
-					}
-				}
-			}
-			if len(ids) > wire.MaxSubscribe {
-				http.Error(w, "too many entities in ?detail=", http.StatusBadRequest)
-				return
-			}
-			d = detailOf(ids)
+		q := r.URL.Query()
+		wd, err := wire.ParseDetailQuery(q["detail"], q.Has("detail"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
 		}
+		d := detailOf(wd)
 		conn, err := viewerUpgrader.Upgrade(w, r, nil)
 		if err != nil {
 			return
@@ -125,31 +109,36 @@ func (h *Hub) ViewerHandler() http.Handler {
 			_ = conn.Close()
 			return
 		}
-		defer h.wg.Done()
 		v := newViewer(conn, viewerauth.Filter(r.Context(), h.config))
 		v.who, _ = viewerauth.FromContext(r.Context())
 		if !h.do(r.Context(), &viewerJoined{v: v}) {
+			h.wg.Done()
 			v.close()
 			return
 		}
-		defer h.post(&viewerLeft{v: v})
-		go h.readViewer(v)
-		h.writeViewer(v, d)
+		// The stream goes on in goroutines of its own; the HTTP server lets
+		// go of the request.
+		go func() {
+			defer h.wg.Done()
+			defer h.post(&viewerLeft{v: v})
+			go h.readViewer(v)
+			h.writeViewer(v, d)
+		}()
 	})
 }
 
 // viewerWriter is the state of one viewer's writer goroutine.
 type viewerWriter struct {
-	h     *Hub
-	v     *viewer
-	sub   *logSub
-	cur   cursor
-	items []viewItem
-	seen  map[string]int
-	out   [][]byte
-	buf   []byte
-	ok    bool
-	sumAt time.Time // when summaries last went out
+	h        *Hub
+	v        *viewer
+	sub      *logSub
+	cur      cursor
+	items    []viewItem
+	seen     map[string]int
+	out      [][]byte
+	ok       bool
+	takenAt  time.Time // when the log was last read
+	windowAt time.Time // when the armed window timer fires
 }
 
 // writeViewer is the viewer's only writer. Woken by the change log, it
@@ -167,26 +156,49 @@ func (h *Hub) writeViewer(v *viewer, d detail) {
 	window := time.NewTimer(time.Hour)
 	window.Stop()
 	defer window.Stop()
+	// While the window timer is armed, wake-ups it will serve anyway are
+	// not listened to: a viewer of every entity in full is not woken for
+	// each of hundreds of reports a second only to wait.
 	var windowC <-chan time.Time
-	w.take() // the snapshot, once the loop has published the entities
+	wakeC, wakeSumC := w.sub.wake, w.sub.wakeSum
+	take := func() {
+		if windowC != nil {
+			window.Stop()
+			windowC = nil
+		}
+		wakeC, wakeSumC = w.sub.wake, w.sub.wakeSum
+		w.take()
+	}
+	// wait takes the log now if the last take was at least gap ago, else
+	// arms the window timer for when it will be.
+	wait := func(gap time.Duration) {
+		left := gap - time.Since(w.takenAt)
+		if left <= 0 {
+			take()
+			return
+		}
+		if windowC == nil || left < time.Until(w.windowAt) {
+			window.Stop()
+			window.Reset(left)
+			windowC, w.windowAt = window.C, time.Now().Add(left)
+		}
+		wakeSumC = nil // the timer takes the summaries along
+		if gap <= h.opt.FrameGap {
+			wakeC = nil // and the entities in full
+		}
+	}
+	take() // the snapshot, once the loop has published the entities
 	for w.ok {
 		select {
-		case <-w.sub.wake:
-			w.take()
-		case <-w.sub.wakeSum:
-			// Summaries wait for the window; anything woken meanwhile
-			// (an entity in full) takes them along.
-			if wait := h.opt.SummaryWindow - time.Since(w.sumAt); wait > 0 {
-				if windowC == nil {
-					window.Reset(wait)
-					windowC = window.C
-				}
-				continue
-			}
-			w.take()
+		case <-wakeC:
+			wait(h.opt.FrameGap)
+		case <-wakeSumC:
+			// Summaries wait for the window; anything taken meanwhile (an
+			// entity in full) takes them along.
+			wait(h.opt.SummaryWindow)
 		case <-windowC:
 			windowC = nil
-			w.take()
+			take()
 		case nd := <-v.sub:
 			w.subscribe(nd)
 		case <-ping.C:
@@ -205,6 +217,7 @@ func (h *Hub) writeViewer(v *viewer, d detail) {
 // take reads the log and writes what is due, in one frame.
 func (w *viewerWriter) take() {
 	rv := w.h.changes.read(&w.cur, w.sub.d, w.items, w.seen)
+	w.takenAt = time.Now()
 	w.out = w.out[:0]
 	for _, it := range rv.items {
 		if w.v.allowed(it.id) {
@@ -213,27 +226,22 @@ func (w *viewerWriter) take() {
 	}
 	switch {
 	case rv.snapshot:
-		w.buf = appendSnapshot(w.buf[:0], w.h.now(), w.h.opt.Version, rv.stateError, w.out)
-		w.write(w.buf)
+		head, tail := wire.SnapshotEnvelope(w.h.now(), w.h.opt.Version, rv.stateError)
+		w.write(head, w.out, tail)
 	case len(w.out) > 0:
-		w.buf = appendChanges(w.buf[:0], w.h.now(), w.out)
-		w.write(w.buf)
+		w.writeChanges(w.out)
 	}
-	w.sumAt = time.Now()
 	w.items = rv.items[:0]
 	w.trim()
 }
 
-// trim lets go of buffers a burst made large (a snapshot of 10,000
-// entities), so 1,000 idle viewers do not each keep megabytes.
+// trim lets go of buffers a burst made large (10,000 entities changed),
+// so 1,000 idle viewers do not each keep them.
 func (w *viewerWriter) trim() {
-	if cap(w.buf) > 256<<10 {
-		w.buf = nil
-	}
-	if cap(w.items) > 4096 {
+	if cap(w.items) > 256 {
 		w.items = nil
 	}
-	if cap(w.out) > 4096 {
+	if cap(w.out) > 256 {
 		w.out = nil
 	}
 	if len(w.seen) > 4096 {
@@ -258,18 +266,50 @@ func (w *viewerWriter) subscribe(d detail) {
 			w.out = append(w.out, full)
 		}
 	}
-	if len(w.out) > 0 {
-		w.buf = appendChanges(w.buf[:0], w.h.now(), w.out)
-		w.write(w.buf)
+	w.writeChanges(w.out)
+}
+
+// writeChanges sends one entity as a "change" frame, several as one
+// "changes" frame (one message for a burst).
+func (w *viewerWriter) writeChanges(items [][]byte) {
+	if len(items) > 0 {
+		head, tail := wire.ChangesEnvelope(w.h.now(), len(items))
+		w.write(head, items, tail)
 	}
 }
 
-func (w *viewerWriter) write(b []byte) {
+// write streams one message, head, the items separated by commas, then
+// tail, through the socket's write buffer: no viewer assembles a 2 MB
+// snapshot in memory.
+func (w *viewerWriter) write(head []byte, items [][]byte, tail []byte) {
 	if !w.ok {
 		return
 	}
 	_ = w.v.conn.SetWriteDeadline(time.Now().Add(w.h.opt.ViewerWriteTimeout))
-	if err := w.v.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+	err := func() error {
+		mw, err := w.v.conn.NextWriter(websocket.TextMessage)
+		if err != nil {
+			return err
+		}
+		if _, err := mw.Write(head); err != nil {
+			return err
+		}
+		for i, it := range items {
+			if i > 0 {
+				if _, err := mw.Write(comma); err != nil {
+					return err
+				}
+			}
+			if _, err := mw.Write(it); err != nil {
+				return err
+			}
+		}
+		if _, err := mw.Write(tail); err != nil {
+			return err
+		}
+		return mw.Close()
+	}()
+	if err != nil {
 		if !w.v.revoked.Load() {
 			w.h.log.Info("viewer dropped", "reason", err.Error())
 		}
@@ -277,51 +317,7 @@ func (w *viewerWriter) write(b []byte) {
 	}
 }
 
-// appendSnapshot wraps encoded entities in a snapshot frame.
-func appendSnapshot(dst []byte, now time.Time, version, stateError string, items [][]byte) []byte {
-	ts, _ := now.UTC().MarshalJSON()
-	ver, _ := json.Marshal(version)
-	dst = append(dst, `{"type":"snapshot","hub_time":`...)
-	dst = append(dst, ts...)
-	dst = append(dst, `,"version":`...)
-	dst = append(dst, ver...)
-	if stateError != "" {
-		msg, _ := json.Marshal(stateError)
-		dst = append(dst, `,"state_error":`...)
-		dst = append(dst, msg...)
-	}
-	dst = append(dst, `,"entities":[`...)
-	for i, it := range items {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, it...)
-	}
-	return append(dst, "]}"...)
-}
-
-// appendChanges wraps encoded entities: one as a "change", several as one
-// "changes" frame (one syscall and one message for a burst).
-func appendChanges(dst []byte, now time.Time, items [][]byte) []byte {
-	ts, _ := now.UTC().MarshalJSON()
-	if len(items) == 1 {
-		dst = append(dst, `{"type":"change","hub_time":`...)
-		dst = append(dst, ts...)
-		dst = append(dst, `,"entity":`...)
-		dst = append(dst, items[0]...)
-		return append(dst, '}')
-	}
-	dst = append(dst, `{"type":"changes","hub_time":`...)
-	dst = append(dst, ts...)
-	dst = append(dst, `,"entities":[`...)
-	for i, it := range items {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, it...)
-	}
-	return append(dst, "]}"...)
-}
+var comma = []byte{','}
 
 // readViewer takes subscriptions; anything else, or silence past three
 // intervals, ends the viewer.
@@ -342,7 +338,7 @@ func (h *Hub) readViewer(v *viewer) {
 			writeClose(v.conn, websocket.ClosePolicyViolation, err.Error())
 			return
 		}
-		d := detailOf(req.Detail)
+		d := detailOf(wire.NewDetail(req.Detail))
 		// Only the newest subscription matters: replace one not yet taken.
 		select {
 		case <-v.sub:

@@ -46,8 +46,12 @@ type Runner struct {
 	lastErr string
 }
 
-// New makes a runner; refresh 0 takes DefaultRefresh.
+// New makes a runner; refresh 0 takes the file's "refresh", else
+// DefaultRefresh.
 func New(file config.File, loader Loader, target Target, refresh time.Duration, log *slog.Logger) *Runner {
+	if refresh <= 0 && file.Medulla != nil {
+		refresh = time.Duration(file.Medulla.Refresh)
+	}
 	if refresh <= 0 {
 		refresh = DefaultRefresh
 	}
@@ -61,6 +65,32 @@ func (r *Runner) ReloadFile(f config.File) {
 	default:
 	}
 	r.files <- f
+}
+
+// Reload hands a newly read configuration to the runner, which lays it
+// over Medulla's tree and reloads the hub when that changes anything; it
+// makes the runner a config.Target, the one a config.Reloader feeds while
+// the link is on. It does not wait for the merge.
+func (r *Runner) Reload(_ context.Context, cfg *config.Config) error {
+	r.ReloadFile(cfg.Source)
+	return nil
+}
+
+// MedullaConfig is the database link in force (config.ResolveMedulla: flags
+// over the environment over the file) with the password file read into the
+// DSNs; ok is false when no link is configured.
+func MedullaConfig(flags config.MedullaLink, getenv func(string) string, file *config.MedullaLink) (medulla.Config, bool, error) {
+	l, ok, err := config.ResolveMedulla(flags, getenv, file)
+	if !ok || err != nil {
+		return medulla.Config{}, false, err
+	}
+	c := medulla.Config{ImagingDSN: l.ImagingDSN, GLPIDSN: l.GLPIDSN}
+	if l.PasswordFile != "" {
+		if c, err = c.WithPasswordFile(l.PasswordFile); err != nil {
+			return medulla.Config{}, false, err
+		}
+	}
+	return c, true, nil
 }
 
 // Run reads the databases at once and then every refresh until ctx ends.

@@ -5,6 +5,7 @@ package state
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"time"
@@ -64,6 +65,9 @@ type Machine struct {
 	served   map[string][]string // linked entity id → entities it serves
 	views    map[string]wire.Entity
 	medulla  map[string]*wire.Medulla
+	// forecasts by linked entity (the server's), shown on every entity it
+	// serves.
+	forecasts map[string]*wire.DiskForecast
 
 	restoredUntil time.Time
 	transitions   []Transition
@@ -146,6 +150,39 @@ func (m *Machine) TakeTransitions() []Transition {
 
 // SetMedulla replaces the figures read from Medulla's databases and returns
 // the entities whose figures changed.
+// SetForecasts replaces the disk-full forecasts, by linked entity; only the
+// entities whose forecast changed are returned.
+func (m *Machine) SetForecasts(f map[string]*wire.DiskForecast, now time.Time) []wire.Entity {
+	m.forecasts = f
+	var changed []wire.Entity
+	for _, e := range m.cfg.Entities {
+		old := m.views[e.ID]
+		var next *wire.DiskForecast
+		if old.ServedByEntity != "" {
+			next = f[old.ServedByEntity]
+		}
+		if sameForecast(old.DiskForecast, next) {
+			continue
+		}
+		v := m.build(e.ID, now, old)
+		m.views[e.ID] = v
+		changed = append(changed, v)
+	}
+	return changed
+}
+
+// sameForecast ignores moves of a few hours in full_at, so that a forecast
+// recomputed every few minutes is not pushed to every viewer each time.
+func sameForecast(a, b *wire.DiskForecast) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a.Mountpoint != b.Mountpoint || a.Confidence != b.Confidence || a.Synthetic != b.Synthetic || (a.DaysLeft == nil) != (b.DaysLeft == nil) {
+		return false
+	}
+	return a.DaysLeft == nil || math.Abs(*a.DaysLeft-*b.DaysLeft) < 0.25
+}
+
 func (m *Machine) SetMedulla(figs map[string]*wire.Medulla, now time.Time) []wire.Entity {
 	m.medulla = figs
 	var changed []wire.Entity
@@ -375,22 +412,21 @@ func (m *Machine) build(id string, now time.Time, old wire.Entity) wire.Entity {
 			v.Hostname, v.AgentVersion = s.hello.Hostname, s.hello.AgentVersion
 		}
 		if r := s.restored; r != nil && s.report == nil {
-			v.Hostname, v.AgentVersion, v.LastReportAt, v.CollectedAt = r.Hostname, r.AgentVersion, r.LastReportAt, r.CollectedAt
-			v.UptimeSeconds, v.BootTime, v.Partitions, v.Memory, v.Load = r.UptimeSeconds, r.BootTime, r.Partitions, r.Memory, r.Load
-			v.Repository, v.Probes, v.Errors = r.Repository, r.Probes, r.Errors
+			v.Figures, v.AgentVersion, v.LastReportAt = r.Figures, r.AgentVersion, r.LastReportAt
 		}
 		if r := s.report; r != nil {
-			at, boot, collected := s.reportAt, r.BootTime, r.CollectedAt
-			v.LastReportAt, v.BootTime, v.CollectedAt = &at, &boot, &collected
-			if r.Hostname != "" {
-				v.Hostname = r.Hostname
+			at, hello := s.reportAt, v.Hostname
+			v.Figures, v.LastReportAt = r.Figures, &at
+			if v.Hostname == "" {
+				v.Hostname = hello // a report without hostname keeps the hello's
 			}
-			v.UptimeSeconds, v.Partitions, v.Memory, v.Load = r.UptimeSeconds, r.Partitions, r.Memory, r.Load
-			v.Repository, v.Probes, v.Errors = r.Repository, r.Probes, r.Errors
 		}
 	}
 	v.Reason = clipReason(v.Reason)
 	v.Medulla = m.medulla[id]
+	if v.ServedByEntity != "" {
+		v.DiskForecast = m.forecasts[v.ServedByEntity]
+	}
 	v.Since = old.Since
 	if old.Status != v.Status || old.Since.IsZero() {
 		v.Since = now

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -32,8 +33,8 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 func at(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 
 func goodReport() wire.Report {
-	return wire.Report{Type: wire.TypeReport, Hostname: "imaging1", UptimeSeconds: 100,
-		Probes: []wire.Probe{{Name: "repository", Target: "/var/lib/pulse2/imaging", OK: true}}}
+	return wire.Report{Type: wire.TypeReport, Figures: wire.Figures{Hostname: "imaging1", UptimeSeconds: 100,
+		Probes: []wire.Probe{{Name: "repository", Target: "/var/lib/pulse2/imaging", OK: true}}}}
 }
 
 func failingReport() wire.Report {
@@ -353,5 +354,85 @@ func TestRestoreAfterHubRestart(t *testing.T) {
 	expect(t, m2, "UUID0", wire.StatusOffline, "no agent has reconnected since the hub restarted", at(130.1))
 	if v := view(t, m2, "UUID0"); v.Stale || v.Partitions == nil && v.LastReportAt == nil {
 		t.Fatalf("offline after grace: %+v", v)
+	}
+}
+
+// TestViewCarriesReportFigures: a view holds the report's figures whole
+// (wire.Figures), for every entity the server serves; a report without a
+// hostname keeps the hello's.
+func TestViewCarriesReportFigures(t *testing.T) {
+	boot := at(-3600)
+	r := goodReport()
+	r.CollectedAt, r.BootTime = at(0.5), boot
+	r.Partitions = []wire.Partition{{Device: "/dev/sda1", Mountpoint: "/", FSType: "ext4", Total: 100, Used: 40, Free: 60, Main: true}}
+	r.Memory = &wire.Memory{Total: 8, Used: 3, Available: 5}
+	r.Load = &wire.Load{Load1: 0.5, CPUs: 2}
+	r.Repository = &wire.Repository{Root: "/r", ImagesTotal: 1, ImagesComplete: 1, Images: []wire.Image{{UUID: "u", State: wire.ImageComplete}}}
+	r.Errors = []string{"memory: slow"}
+
+	cases := []struct {
+		name      string
+		hostname  string // in the report
+		wantHost  string
+		helloHost string
+	}{
+		{"report names the host", "imaging1", "imaging1", "hello-host"},
+		{"report without hostname keeps the hello's", "", "hello-host", "hello-host"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := New(testConfig(t), t0)
+			m.Connect("UUID0", 1, wire.Hello{Hostname: c.helloHost, AgentVersion: "2.0"}, at(0))
+			rr := r
+			rr.Hostname = c.hostname
+			m.Report("UUID0", 1, rr, at(1))
+			want := rr.Figures
+			want.Hostname = c.wantHost
+			want.Repository = &wire.Repository{Root: "/r", ImagesTotal: 1, ImagesComplete: 1} // the list is kept aside
+			for _, id := range []string{"UUID0", "UUID1"} {
+				v := view(t, m, id)
+				if !reflect.DeepEqual(v.Figures, want) {
+					t.Fatalf("%s figures:\n got %+v\nwant %+v", id, v.Figures, want)
+				}
+				if v.AgentVersion != "2.0" || v.LastReportAt == nil || !v.LastReportAt.Equal(at(1)) {
+					t.Fatalf("%s: agent %q, last report %v", id, v.AgentVersion, v.LastReportAt)
+				}
+			}
+			if v := view(t, m, "UUID9"); !reflect.DeepEqual(v.Figures, wire.Figures{}) {
+				t.Fatalf("an entity not served has figures: %+v", v.Figures)
+			}
+		})
+	}
+}
+
+func TestSetForecastsPushesOnlyChanges(t *testing.T) {
+	cfg, err := config.Parse([]byte(`{"entities":[
+		{"id":"UUID0","name":"General","server":{"name":"srv","token_sha256":"` + strings.Repeat("a", 64) + `"}},
+		{"id":"UUID1","name":"Public","parent":"UUID0"},
+		{"id":"UUID9","name":"Alone"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	m := New(cfg, now)
+	days := 12.0
+	f := &wire.DiskForecast{Mountpoint: "/var/lib/pulse2", DaysLeft: &days, Confidence: wire.ConfidenceHigh}
+	changed := m.SetForecasts(map[string]*wire.DiskForecast{"UUID0": f}, now)
+	if len(changed) != 2 {
+		t.Fatalf("first forecast: %d entities changed, want the server's and the one it serves", len(changed))
+	}
+	if v, _ := m.Entity("UUID1", false); v.DiskForecast == nil || *v.DiskForecast.DaysLeft != 12 {
+		t.Fatalf("inherited entity: %+v", v.DiskForecast)
+	}
+	if v, _ := m.Entity("UUID9", false); v.DiskForecast != nil {
+		t.Fatal("an entity without a server got a forecast")
+	}
+	// A recomputation that moves by an hour is not pushed.
+	later := 12.0 + 1.0/24
+	if changed := m.SetForecasts(map[string]*wire.DiskForecast{"UUID0": {Mountpoint: f.Mountpoint, DaysLeft: &later, Confidence: wire.ConfidenceHigh}}, now); len(changed) != 0 {
+		t.Fatalf("a one-hour move pushed %d entities", len(changed))
+	}
+	if changed := m.SetForecasts(nil, now); len(changed) != 2 {
+		t.Fatalf("forecast gone: %d changed", len(changed))
 	}
 }

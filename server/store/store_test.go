@@ -30,19 +30,22 @@ func view(id string, st wire.Status, since time.Time) wire.Entity {
 	return wire.Entity{
 		ID: id, Name: "Entity " + id, Parent: "root", Path: []string{"Root", "Entity " + id},
 		Status: st, Reason: "because " + string(st), Since: since,
-		ServedBy: "srv-" + id, ServedByEntity: id, Hostname: "host-" + id,
-		AgentVersion: "1.0.0", LastReportAt: &at, CollectedAt: &at, UptimeSeconds: 3600,
-		Partitions: []wire.Partition{
-			{Device: "/dev/sda1", Mountpoint: "/", FSType: "ext4", Total: 100 << 30, Used: 40 << 30, Free: 60 << 30},
-			{Device: "/dev/sdb1", Mountpoint: "/var/lib/pulse2", FSType: "xfs", Total: 2 << 40, Used: 1 << 40, Free: 1 << 40, Main: true},
-		},
-		Memory: &wire.Memory{Total: 8 << 30, Used: 3 << 30, Available: 5 << 30},
-		Load:   &wire.Load{Load1: 0.5, Load5: 0.4, Load15: 0.3, CPUs: 4},
-		Repository: &wire.Repository{Root: "/var/lib/pulse2/imaging", ImagesTotal: 10000,
-			ImagesComplete: 9990, Generation: 7, ImagesOmitted: true},
-		Probes: []wire.Probe{
-			{Name: "tftp", Target: "127.0.0.1:69", OK: true, LatencyMS: 0.4},
-			{Name: "http", Target: "http://127.0.0.1/imaging", OK: false, Error: "connection refused"},
+		ServedBy: "srv-" + id, ServedByEntity: id,
+		AgentVersion: "1.0.0", LastReportAt: &at,
+		Figures: wire.Figures{
+			Hostname: "host-" + id, CollectedAt: at, UptimeSeconds: 3600,
+			Partitions: []wire.Partition{
+				{Device: "/dev/sda1", Mountpoint: "/", FSType: "ext4", Total: 100 << 30, Used: 40 << 30, Free: 60 << 30},
+				{Device: "/dev/sdb1", Mountpoint: "/var/lib/pulse2", FSType: "xfs", Total: 2 << 40, Used: 1 << 40, Free: 1 << 40, Main: true},
+			},
+			Memory: &wire.Memory{Total: 8 << 30, Used: 3 << 30, Available: 5 << 30},
+			Load:   &wire.Load{Load1: 0.5, Load5: 0.4, Load15: 0.3, CPUs: 4},
+			Repository: &wire.Repository{Root: "/var/lib/pulse2/imaging", ImagesTotal: 10000,
+				ImagesComplete: 9990, Generation: 7, ImagesOmitted: true},
+			Probes: []wire.Probe{
+				{Name: "tftp", Target: "127.0.0.1:69", OK: true, LatencyMS: 0.4},
+				{Name: "http", Target: "http://127.0.0.1/imaging", OK: false, Error: "connection refused"},
+			},
 		},
 	}
 }

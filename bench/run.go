@@ -1,7 +1,6 @@
-package loadtest
+package bench
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shirou/gopsutil/v3/cpu"
+	"github.com/shirou/gopsutil/v3/host"
+	"github.com/shirou/gopsutil/v3/mem"
 )
 
 // Options of a whole benchmark run (cmd/imaging-bench maps its flags here).
@@ -84,31 +87,17 @@ type Results struct {
 	Seconds   float64          `json:"seconds"`
 }
 
+// machine describes this machine through gopsutil.
 func machine() Machine {
-	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version()}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.Model = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
+	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), LoadAvg: LoadAvg()}
+	if ci, err := cpu.Info(); err == nil && len(ci) > 0 {
+		m.Model = ci[0].ModelName
 	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for l := range strings.SplitSeq(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
-				kb, _ := strconv.ParseUint(strings.Fields(v)[0], 10, 64)
-				m.MemTotal = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
-			}
-		}
+	if vm, err := mem.VirtualMemory(); err == nil {
+		m.MemTotal = fmt.Sprintf("%.1f GiB", float64(vm.Total)/(1<<30))
 	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
-	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		m.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
+	if k, err := host.KernelVersion(); err == nil {
+		m.Kernel = k
 	}
 	return m
 }
@@ -154,7 +143,7 @@ func Run(ctx context.Context, o Options, stdout io.Writer) error {
 		r := RunCapacity(ctx, CapacityConfig{HubBin: o.HubBin, Dir: work, Agents: s.Agents, Viewers: s.Viewers,
 			Interval: o.Interval, Measure: o.Measure, Log: o.Log, Detail: s.Detail})
 		res.Capacity = append(res.Capacity, r)
-		sleepCtx(ctx, 2*time.Second) // let the previous hub's sockets go
+		sleepCtx(ctx, 2*time.Second) // a pause between scenarios: the previous hub's sockets close
 	}
 	if o.AgentDuration > 0 && ctx.Err() == nil {
 		fmt.Fprintf(o.Log, "agent footprint: %v with %d images\n", o.AgentDuration, o.AgentImages)

@@ -1,4 +1,4 @@
-package loadtest
+package bench
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"imagingstatus/agent/push"
 	"imagingstatus/wire"
 )
 
@@ -55,24 +57,26 @@ func SimReport(i int, withImages, failProbe bool) wire.Report {
 	const gib = 1 << 30
 	used := uint64(120+i%300) * gib
 	r := wire.Report{
-		Type:          wire.TypeReport,
-		Hostname:      fmt.Sprintf("imaging-%05d.example.lan", i+1),
-		UptimeSeconds: 86400*12 + uint64(i),
-		BootTime:      boot,
-		Partitions: []wire.Partition{
-			{Device: "/dev/sda2", Mountpoint: "/", FSType: "ext4", Total: 50 * gib, Used: 14 * gib, Free: 36 * gib},
-			{Device: "/dev/sda1", Mountpoint: "/boot", FSType: "ext4", Total: gib, Used: gib / 5, Free: gib * 4 / 5},
-			{Device: "/dev/sdb1", Mountpoint: "/var/lib/pulse2", FSType: "xfs", Total: 2000 * gib, Used: used, Free: 2000*gib - used, Main: true},
-		},
-		Memory: &wire.Memory{Total: 16 * gib, Used: 5*gib + uint64(i%97)<<20, Available: 10 * gib, SwapTotal: 2 * gib, SwapUsed: 0},
-		Load:   &wire.Load{Load1: 0.31, Load5: 0.27, Load15: 0.22, CPUs: 4},
-		Repository: &wire.Repository{
-			Root: "/var/lib/pulse2/imaging", ImagesTotal: 20, ImagesComplete: 17, ImagesInProgress: 1, ImagesFailed: 1, ImagesInvalid: 1,
-			BytesComplete: 17 * 32 * gib, Clients: 140, ClientsWithImages: 12, Generation: 7,
-		},
-		Probes: []wire.Probe{
-			{Name: "imaging-api", Target: "https://127.0.0.1:9990/imaging_api", OK: true, LatencyMS: 1.8},
-			{Name: "repository", Target: "/var/lib/pulse2/imaging", OK: true, LatencyMS: 0.2},
+		Type: wire.TypeReport,
+		Figures: wire.Figures{
+			Hostname:      fmt.Sprintf("imaging-%05d.example.lan", i+1),
+			UptimeSeconds: 86400*12 + uint64(i),
+			BootTime:      boot,
+			Partitions: []wire.Partition{
+				{Device: "/dev/sda2", Mountpoint: "/", FSType: "ext4", Total: 50 * gib, Used: 14 * gib, Free: 36 * gib},
+				{Device: "/dev/sda1", Mountpoint: "/boot", FSType: "ext4", Total: gib, Used: gib / 5, Free: gib * 4 / 5},
+				{Device: "/dev/sdb1", Mountpoint: "/var/lib/pulse2", FSType: "xfs", Total: 2000 * gib, Used: used, Free: 2000*gib - used, Main: true},
+			},
+			Memory: &wire.Memory{Total: 16 * gib, Used: 5*gib + uint64(i%97)<<20, Available: 10 * gib, SwapTotal: 2 * gib, SwapUsed: 0},
+			Load:   &wire.Load{Load1: 0.31, Load5: 0.27, Load15: 0.22, CPUs: 4},
+			Repository: &wire.Repository{
+				Root: "/var/lib/pulse2/imaging", ImagesTotal: 20, ImagesComplete: 17, ImagesInProgress: 1, ImagesFailed: 1, ImagesInvalid: 1,
+				BytesComplete: 17 * 32 * gib, Clients: 140, ClientsWithImages: 12, Generation: 7,
+			},
+			Probes: []wire.Probe{
+				{Name: "imaging-api", Target: "https://127.0.0.1:9990/imaging_api", OK: true, LatencyMS: 1.8},
+				{Name: "repository", Target: "/var/lib/pulse2/imaging", OK: true, LatencyMS: 0.2},
+			},
 		},
 	}
 	if failProbe {
@@ -144,6 +148,50 @@ var agentDialer = websocket.Dialer{
 	WriteBufferSize:  4 << 10,
 }
 
+// AgentSpec says who a simulated agent is and where it connects.
+type AgentSpec struct {
+	HubURL   string // http://host:port (or https)
+	Entity   string
+	Token    string
+	Hostname string       // in the hello; default "imaging-<entity>"
+	Local    *net.TCPAddr // source address; nil: any
+}
+
+// AgentURL is the agent stream of a hub.
+func AgentURL(hubURL string) string {
+	return "ws" + strings.TrimPrefix(hubURL, "http") + "/api/v1/agent"
+}
+
+// DialAgentConn opens an agent stream as the real agent does (the token in
+// Authorization, the entity in X-Imaging-Entity) and sends the hello.
+func DialAgentConn(ctx context.Context, s AgentSpec) (*websocket.Conn, error) {
+	d := agentDialer
+	if s.Local != nil {
+		nd := &net.Dialer{Timeout: d.HandshakeTimeout, LocalAddr: s.Local}
+		d.NetDialContext = nd.DialContext
+	}
+	h := http.Header{"Authorization": {"Bearer " + s.Token}, wire.EntityHeader: {s.Entity}}
+	conn, resp, err := d.DialContext(ctx, AgentURL(s.HubURL), h)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("agent %s: dial: %w", s.Entity, err)
+	}
+	host := s.Hostname
+	if host == "" {
+		host = "imaging-" + strings.ToLower(s.Entity)
+	}
+	hello, _ := json.Marshal(wire.Hello{Type: wire.TypeHello, ProtocolVersion: wire.ProtocolVersion,
+		AgentVersion: "bench", Entity: s.Entity, Hostname: host})
+	_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if err := conn.WriteMessage(websocket.TextMessage, hello); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("agent %s: hello: %w", s.Entity, err)
+	}
+	return conn, nil
+}
+
 // DialAgent connects agent i with its token and sends its hello.
 func DialAgent(ctx context.Context, hubURL string, i int, token string, win *window) (*SimAgent, error) {
 	a := &SimAgent{Index: i, win: win}
@@ -156,23 +204,11 @@ func DialAgent(ctx context.Context, hubURL string, i int, token string, win *win
 			a.tmpl[wi][fp] = t
 		}
 	}
-	u := "ws" + strings.TrimPrefix(hubURL, "http") + "/api/v1/agent"
-	h := http.Header{"Authorization": {"Bearer " + token}, wire.EntityHeader: {EntityID(i)}}
-	conn, resp, err := agentDialer.DialContext(ctx, u, h)
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
+	conn, err := DialAgentConn(ctx, AgentSpec{HubURL: hubURL, Entity: EntityID(i), Token: token, Hostname: fmt.Sprintf("imaging-%05d", i+1)})
 	if err != nil {
-		return nil, fmt.Errorf("agent %d: dial: %w", i, err)
+		return nil, err
 	}
 	a.conn = conn
-	hello, _ := json.Marshal(wire.Hello{Type: wire.TypeHello, ProtocolVersion: wire.ProtocolVersion,
-		AgentVersion: "bench", Entity: EntityID(i), Hostname: fmt.Sprintf("imaging-%05d", i+1)})
-	_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if err := conn.WriteMessage(websocket.TextMessage, hello); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("agent %d: hello: %w", i, err)
-	}
 	a.lastFrame.Store(time.Now().UnixNano())
 	conn.SetPingHandler(func(data string) error {
 		if a.silent.Load() {
@@ -277,4 +313,95 @@ func (a *SimAgent) Close() {
 		return
 	}
 	_ = a.conn.Close()
+}
+
+// Reconnecting is a simulated agent that keeps a session up as the real
+// push loop does: a hello, a report at once and every Interval, pings
+// answered (gorilla's default handler), and after a lost or refused
+// session a new one after push.Backoff with jitter. The fault tests run
+// hundreds of them in one process.
+type Reconnecting struct {
+	AgentSpec
+	Interval               time.Duration
+	MinBackoff, MaxBackoff time.Duration
+	// Report is the report numbered seq of a session (0 first).
+	Report func(seq int) wire.Report
+	// OnSession, when set, is called once a session has sent its hello
+	// and first report.
+	OnSession func(at time.Time)
+	// Dials, when set, counts connection attempts.
+	Dials *atomic.Int64
+}
+
+// Run keeps sessions up until ctx ends.
+func (a *Reconnecting) Run(ctx context.Context) {
+	attempt := 0
+	for ctx.Err() == nil {
+		started := time.Now()
+		a.session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(started) > 2*a.Interval {
+			attempt = 0
+		}
+		wait := push.Backoff(attempt, a.MinBackoff, a.MaxBackoff, rand.Float64())
+		attempt++
+		if !sleepCtx(ctx, wait) {
+			return
+		}
+	}
+}
+
+func (a *Reconnecting) session(ctx context.Context) {
+	if a.Dials != nil {
+		a.Dials.Add(1)
+	}
+	conn, err := DialAgentConn(ctx, a.AgentSpec)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	write := func(r wire.Report) error {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		_ = conn.SetWriteDeadline(time.Now().Add(a.Interval + 10*time.Second))
+		return conn.WriteMessage(websocket.TextMessage, b)
+	}
+	seq := 0
+	if write(a.Report(seq)) != nil {
+		return
+	}
+	if a.OnSession != nil {
+		a.OnSession(time.Now())
+	}
+	readErr := make(chan struct{})
+	go func() {
+		defer close(readErr)
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { conn.Close(); <-readErr }()
+	tick := time.NewTicker(a.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-readErr:
+			return
+		case <-tick.C:
+			seq++
+			if write(a.Report(seq)) != nil {
+				return
+			}
+		}
+	}
 }

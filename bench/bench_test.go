@@ -1,6 +1,8 @@
-package loadtest
+package bench
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -91,56 +93,26 @@ func TestHistogramMergeAndSummary(t *testing.T) {
 	}
 }
 
-func TestParseStat(t *testing.T) {
+func TestParseVmHWM(t *testing.T) {
 	tests := []struct {
-		name         string
-		in           string
-		utime, stime uint64
-		err          string
+		name string
+		in   string
+		want uint64
+		err  bool
 	}{
-		{"plain", "1234 (imaging-hub) S 1 1234 1234 0 -1 4194560 2035 0 0 0 150 37 0 0 20 0 9 0 12345 1300000000 5000 18446744073709551615", 150, 37, ""},
-		{"name with spaces and parens", "77 (a) b (c) R 1 77 77 0 -1 0 0 0 0 0 9 8 0 0 20 0 1 0 1 1 1", 9, 8, ""},
-		{"truncated", "77 (x) R 1 2 3", 0, 0, "fields"},
-		{"no name", "77 x R", 0, 0, "')'"},
-		{"not a number", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 u s", 0, 0, "utime"},
+		{"linux", "Name:\timaging-agent\nVmPeak:\t 1262312 kB\nVmHWM:\t    9876 kB\nVmRSS:\t    8765 kB\nThreads:\t7\n", 9876, false},
+		{"kernel thread", "Name:\tkthreadd\nThreads:\t1\n", 0, true},
+		{"bad unit", "VmHWM:\t1 MB\nVmRSS:\t1 kB\n", 0, true},
+		{"bad number", "VmHWM:\tx kB\nVmRSS:\t1 kB\n", 0, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			u, s, err := parseStat([]byte(tc.in))
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err %v, want one mentioning %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil || u != tc.utime || s != tc.stime {
-				t.Fatalf("got %d, %d, %v; want %d, %d", u, s, err, tc.utime, tc.stime)
-			}
-		})
-	}
-}
-
-func TestParseStatus(t *testing.T) {
-	tests := []struct {
-		name     string
-		in       string
-		rss, hwm uint64
-		threads  int
-		err      bool
-	}{
-		{"linux", "Name:\timaging-agent\nVmPeak:\t 1262312 kB\nVmHWM:\t    9876 kB\nVmRSS:\t    8765 kB\nThreads:\t7\n", 8765, 9876, 7, false},
-		{"kernel thread", "Name:\tkthreadd\nThreads:\t1\n", 0, 0, 0, true},
-		{"bad unit", "VmHWM:\t1 MB\nVmRSS:\t1 kB\n", 0, 0, 0, true},
-		{"bad number", "VmHWM:\tx kB\nVmRSS:\t1 kB\n", 0, 0, 0, true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			rss, hwm, thr, err := parseStatus([]byte(tc.in))
+			got, err := parseVmHWM([]byte(tc.in))
 			if (err != nil) != tc.err {
 				t.Fatalf("err %v, want error %v", err, tc.err)
 			}
-			if !tc.err && (rss != tc.rss || hwm != tc.hwm || thr != tc.threads) {
-				t.Fatalf("got %d, %d, %d; want %d, %d, %d", rss, hwm, thr, tc.rss, tc.hwm, tc.threads)
+			if got != tc.want {
+				t.Fatalf("got %d, want %d", got, tc.want)
 			}
 		})
 	}
@@ -156,12 +128,62 @@ func TestReadProcSelfAndCPUPercent(t *testing.T) {
 	}
 	b := a
 	b.At = a.At.Add(2 * time.Second)
-	b.CPUTicks = a.CPUTicks + clockTicks() // one second of CPU over two of wall
+	b.CPU = a.CPU + time.Second // one second of CPU over two of wall
 	if got := CPUPercent(a, b); got < 49.9 || got > 50.1 {
 		t.Fatalf("CPUPercent = %v, want 50", got)
 	}
 	if got := CPUPercent(b, a); got != 0 {
 		t.Fatalf("CPUPercent backwards = %v, want 0", got)
+	}
+	if _, err := ReadProc(1 << 30); err == nil {
+		t.Fatal("ReadProc of a pid that cannot exist succeeded")
+	}
+	if l := LoadAvg(); len(strings.Fields(l)) != 3 {
+		t.Fatalf("LoadAvg() = %q", l)
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	tests := []struct {
+		in   []float64
+		q    float64
+		want float64
+	}{
+		{nil, 0.5, 0},
+		{[]float64{7}, 0.99, 7},
+		{[]float64{3, 1, 2}, 0, 1},
+		{[]float64{3, 1, 2}, 0.5, 2},
+		{[]float64{3, 1, 2}, 1, 3},
+		{[]float64{4, 1, 3, 2}, 0.5, 2},
+		{[]float64{10, 20, 30, 40, 50, 60, 70, 80, 90, 100}, 0.9, 90},
+		{[]float64{10, 20, 30, 40, 50, 60, 70, 80, 90, 100}, 0.99, 100},
+	}
+	for _, tc := range tests {
+		if got := Quantile(tc.in, tc.q); got != tc.want {
+			t.Errorf("Quantile(%v, %v) = %v, want %v", tc.in, tc.q, got, tc.want)
+		}
+	}
+	in := []time.Duration{3, 1, 2}
+	if Median(in) != 2 || in[0] != 3 {
+		t.Errorf("Median(%v) = %v, or the input was sorted in place", in, Median(in))
+	}
+}
+
+func TestPoll(t *testing.T) {
+	n := 0
+	d, err := Poll(context.Background(), time.Minute, func() bool { n++; return n == 4 })
+	if err != nil || n != 4 || d > 30*time.Second {
+		t.Fatalf("Poll: %v after %v and %d checks", err, d, n)
+	}
+	n = 0
+	_, err = Poll(context.Background(), 50*time.Millisecond, func() bool { n++; return false })
+	if !errors.Is(err, ErrTimeout) || n < 2 {
+		t.Fatalf("Poll past its ceiling: %v after %d checks", err, n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Poll(ctx, time.Minute, func() bool { return false }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Poll with an ended context: %v", err)
 	}
 }
 

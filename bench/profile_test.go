@@ -1,4 +1,4 @@
-package loadtest
+package bench
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 // LOADTEST_PROFILE names the profile file, e.g.
 //
 //	LOADTEST_PROFILE=/tmp/hub.pprof LOADTEST_SCENARIO=10000x1000 \
-//	  go test -run TestProfileHub -v -timeout 10m ./server/loadtest/
+//	  go test -run TestProfileHub -v -timeout 10m ./bench/
 //	go tool pprof -top -focus 'imagingstatus/server|gorilla' /tmp/hub.pprof
 //
 // The simulated clients run in the same process, so the profile holds

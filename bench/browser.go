@@ -1,4 +1,4 @@
-package loadtest
+package bench
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -48,19 +47,6 @@ type BrowserResult struct {
 	BurstSendToAll  []float64  `json:"burst_send_to_all_ms"`  // driver sends the first change → the page shows all of them
 	BurstFirstToAll []float64  `json:"burst_first_to_all_ms"` // the page shows the first → shows all
 	Error           string     `json:"error,omitempty"`
-}
-
-// Median of a sample (0 when empty).
-func Median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func (c BrowserConfig) logf(format string, a ...any) {
@@ -130,7 +116,7 @@ func RunBrowser(ctx context.Context, c BrowserConfig) (res BrowserResult) {
 		}
 	}
 	if _, err := os.Stat(c.Chromium); err != nil {
-		return fail(fmt.Errorf("no Chromium at %s (apt-get install -y chromium): %w", c.Chromium, err))
+		return fail(fmt.Errorf("no Chromium at %s (install it with: %s): %w", c.Chromium, ChromiumInstall, err))
 	}
 	dir := filepath.Join(c.Dir, "browser")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -177,7 +163,7 @@ func RunBrowser(ctx context.Context, c BrowserConfig) (res BrowserResult) {
 
 	profile := filepath.Join(dir, "profile")
 	// Cold: a new profile.
-	bctx, stop, err := startChromium(ctx, c.Chromium, profile)
+	bctx, stop, err := StartChromium(ctx, Chromium{Bin: c.Chromium, UserDataDir: profile})
 	if err != nil {
 		return fail(err)
 	}
@@ -195,7 +181,7 @@ func RunBrowser(ctx context.Context, c BrowserConfig) (res BrowserResult) {
 	stop()
 
 	// Warm: the same profile, a new browser process.
-	bctx, stop, err = startChromium(ctx, c.Chromium, profile)
+	bctx, stop, err = StartChromium(ctx, Chromium{Bin: c.Chromium, UserDataDir: profile})
 	if err != nil {
 		return fail(err)
 	}
@@ -208,7 +194,7 @@ func RunBrowser(ctx context.Context, c BrowserConfig) (res BrowserResult) {
 	c.logf("warm: first status after %.0f ms (service worker in control: %v)", res.WarmFirstMS, res.ServiceWorker)
 
 	// Bursts: every agent's status flips at once.
-	if err := waitTree(bctx, "Available", c.Entities, 3*c.Interval); err != nil {
+	if err := waitTree(bctx, "Available", c.Entities, max(3*c.Interval, time.Minute)); err != nil {
 		return fail(fmt.Errorf("before the bursts: %w", err))
 	}
 	for k := 0; k < c.Bursts && ctx.Err() == nil; k++ {
@@ -228,13 +214,10 @@ func RunBrowser(ctx context.Context, c BrowserConfig) (res BrowserResult) {
 			_, _ = a.Send()
 		}
 		var st burstState
-		for time.Since(t0) < 30*time.Second {
-			sleepCtx(ctx, 20*time.Millisecond)
+		_, _ = Poll(ctx, 30*time.Second, func() bool {
 			st, err = chromedp.Run(bctx, chromedp.Evaluate[burstState](`window.__burst`))
-			if err == nil && st.All > 0 {
-				break
-			}
-		}
+			return err == nil && st.All > 0
+		})
 		if st.All == 0 {
 			return fail(fmt.Errorf("burst %d: the page did not show %d × %q within 30 s", k+1, c.Entities, want))
 		}
@@ -268,30 +251,6 @@ func fetchSize(url, enc string) (int64, string, error) {
 	return n, resp.Header.Get("Content-Encoding"), err
 }
 
-// startChromium starts a headless Chromium on a profile directory.
-func startChromium(ctx context.Context, bin, profile string) (context.Context, func(), error) {
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(1280, 900),
-	)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, bcancel := chromedp.NewContext(actx)
-	stop := func() { bcancel(); acancel() }
-	if err := chromedp.Do(bctx); err != nil {
-		stop()
-		return nil, nil, fmt.Errorf("start chromium: %w", err)
-	}
-	return bctx, stop, nil
-}
-
 // firstStatus loads url in a fresh document and returns the in-page time
 // of the first status word and the time seen from here.
 func firstStatus(ctx context.Context, url string) (inPage, wall float64, text string, err error) {
@@ -321,16 +280,14 @@ func firstStatus(ctx context.Context, url string) (inPage, wall float64, text st
 
 // waitTree waits until n .tree-status elements read want.
 func waitTree(ctx context.Context, want string, n int, within time.Duration) error {
-	start := time.Now()
 	js := fmt.Sprintf(`[...document.querySelectorAll(".tree-status")].filter(e => e.textContent.trim() === %q).length`, want)
 	got := 0
-	for time.Since(start) < within {
+	if _, err := Poll(ctx, within, func() bool {
 		var err error
 		got, err = chromedp.Run(ctx, chromedp.Evaluate[int](js))
-		if err == nil && got >= n {
-			return nil
-		}
-		sleepCtx(ctx, 100*time.Millisecond)
+		return err == nil && got >= n
+	}); err != nil {
+		return fmt.Errorf("%d of %d entities show %q in the tree: %w", got, n, want, err)
 	}
-	return fmt.Errorf("%d of %d entities show %q in the tree after %v", got, n, want, within)
+	return nil
 }

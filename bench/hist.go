@@ -1,14 +1,37 @@
-// Package loadtest is the benchmark harness of the hub, the agent and the
-// page: simulated agents and viewers on loopback, latency histograms, and
-// CPU and memory sampling of real processes through /proc. cmd/imaging-bench
-// wires it to flags; docs/BENCHMARKS.md holds the results.
-package loadtest
+// Package bench is the benchmark harness of the hub, the agent and the
+// page: simulated agents and viewers on loopback, latency histograms, CPU
+// and memory sampling of real processes (gopsutil), real imaging-hub
+// processes and a headless Chromium. cmd/imaging-bench wires it to flags;
+// docs/BENCHMARKS.md holds the results. The system tests use the same
+// pieces through server/hubtest.
+package bench
 
 import (
+	"cmp"
 	"math"
 	"math/bits"
+	"slices"
 	"time"
 )
+
+// Quantile is the q-quantile (0 ≤ q ≤ 1) of a sample by nearest rank: the
+// smallest value with at least q of the sample at or below it (q = 0 is the
+// minimum, q = 1 the maximum); the zero value for an empty sample. It is
+// the one quantile of the raw samples the benchmarks and the tests report
+// (Histogram.Quantile is the same rule over buckets).
+func Quantile[T cmp.Ordered](v []T, q float64) T {
+	var zero T
+	if len(v) == 0 {
+		return zero
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	k := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[min(max(k, 0), len(s)-1)]
+}
+
+// Median is Quantile(v, 0.5).
+func Median[T cmp.Ordered](v []T) T { return Quantile(v, 0.5) }
 
 // Histogram records durations in microseconds in log-linear buckets: exact
 // below 128 µs, then 64 buckets per power of two (at most 1.6 % relative

@@ -1,4 +1,4 @@
-package loadtest
+package bench
 
 import (
 	"context"
@@ -127,22 +127,23 @@ func RunCapacity(ctx context.Context, c CapacityConfig) (res CapacityResult) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail(err)
 	}
-	hub := &HubProc{LogPath: filepath.Join(dir, "hub.log")}
+	var hubURL string
 	var hubPid int
+	var hub *HubProc // nil when in process
 	if c.InProcess != nil {
 		url, pid, stop, err := c.InProcess(ctx, fleet)
 		if err != nil {
 			return fail(err)
 		}
 		defer stop()
-		hub.URL, hubPid = url, pid
+		hubURL, hubPid = url, pid
 	} else {
 		hub, err = StartHub(ctx, c.HubBin, dir, fleet)
 		if err != nil {
 			return fail(err)
 		}
 		defer hub.Stop(10 * time.Second)
-		hubPid = hub.Pid()
+		hubURL, hubPid = hub.URL, hub.Pid()
 	}
 	hubSampler := NewSampler(hubPid, time.Second, 600)
 	defer hubSampler.Stop()
@@ -166,7 +167,7 @@ func RunCapacity(ctx context.Context, c CapacityConfig) (res CapacityResult) {
 		if c.Detail {
 			detail = i%c.Agents + 1
 		}
-		v, err := dialViewer(vctx, hub.URL, sh, detail)
+		v, err := dialViewer(vctx, hubURL, sh, detail)
 		if err != nil {
 			dialErrs.Add(1)
 			firstErr.CompareAndSwap(nil, err.Error())
@@ -201,7 +202,7 @@ func RunCapacity(ctx context.Context, c CapacityConfig) (res CapacityResult) {
 	actx, acancel := context.WithTimeout(runCtx, 90*time.Second)
 	defer acancel()
 	parallel(actx, c.Agents, 32, func(i int) {
-		a, err := DialAgent(actx, hub.URL, i, fleet.Tokens[i], win)
+		a, err := DialAgent(actx, hubURL, i, fleet.Tokens[i], win)
 		if err != nil {
 			dialErrs.Add(1)
 			firstErr.CompareAndSwap(nil, err.Error())
@@ -357,24 +358,11 @@ func RunCapacity(ctx context.Context, c CapacityConfig) (res CapacityResult) {
 	res.BenchCPUPercent = CPUPercent(self0, self1)
 	res.HubThreads = hub1.Threads
 	res.HubPeakRSSMiB = float64(max(hubSampler.PeakKiB(), hub1.HWMKiB)) / 1024
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil && len(b) > 14 {
-		res.LoadAvg = string(b[:14])
-	}
-	if c.InProcess == nil && hub.Exited() {
-		res.Error = "the hub process exited during the run; log: " + tail(hub.LogPath, 500)
+	res.LoadAvg = LoadAvg()
+	if hub != nil && hub.Exited() {
+		res.Error = "the hub process exited during the run; log: " + hub.Tail(500)
 	}
 	c.logf("p50 %.1f ms, p99 %.1f ms, max %.1f ms; missed %.2f %%; hub CPU %.0f %%, peak RSS %.0f MiB",
 		res.Latency.P50MS, res.Latency.P99MS, res.Latency.MaxMS, res.MissedPercent, res.HubCPUPercent, res.HubPeakRSSMiB)
 	return res
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

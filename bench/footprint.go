@@ -1,4 +1,4 @@
-package loadtest
+package bench
 
 import (
 	"context"
@@ -7,12 +7,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
+	"syscall"
 	"time"
 
-	"imagingstatus/agent/repo/repotest"
+	"imagingstatus/agent/repo/sample"
 )
 
 // AgentConfig is the agent footprint run.
@@ -48,7 +47,7 @@ func (c AgentConfig) logf(format string, a ...any) {
 }
 
 // RunAgentFootprint runs the real imaging-agent against a real hub on a
-// generated repository and samples it through /proc.
+// generated repository and samples it (gopsutil).
 func RunAgentFootprint(ctx context.Context, c AgentConfig) (res AgentResult) {
 	res.Images = c.Images
 	res.IntervalSeconds = c.Interval.Seconds()
@@ -65,7 +64,7 @@ func RunAgentFootprint(ctx context.Context, c AgentConfig) (res AgentResult) {
 	// Same mix as agent/repo's BenchmarkScan*10k, scaled to the count.
 	n := c.Images
 	t0 := time.Now()
-	if _, err := repotest.Generate(root, repotest.Options{
+	if _, err := sample.Generate(root, sample.Options{
 		Complete: n * 94 / 100, Legacy: n * 2 / 100, Failed: n * 3 / 100, InProgress: n / 1000, Invalid: n - n*94/100 - n*2/100 - n*3/100 - n/1000,
 		Clients: max(n*3/10, 1), ClientsWithImages: n / 5, WithUUIDCache: true,
 	}); err != nil {
@@ -87,32 +86,15 @@ func RunAgentFootprint(ctx context.Context, c AgentConfig) (res AgentResult) {
 	if err := os.WriteFile(tokPath, []byte(fleet.Tokens[0]+"\n"), 0o600); err != nil {
 		return fail(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "agent.log"))
+	agent, err := StartProcess(c.AgentBin, []string{"run", "--hub", hub.URL, "--entity", EntityID(0), "--token-file", tokPath,
+		"--repo", root, "--interval", c.Interval.String()}, []string{"IMAGING_AGENT_TOKEN="}, filepath.Join(dir, "agent.log"))
 	if err != nil {
 		return fail(err)
 	}
-	defer logf.Close()
-	cmd := exec.Command(c.AgentBin, "run", "--hub", hub.URL, "--entity", EntityID(0), "--token-file", tokPath,
-		"--repo", root, "--interval", c.Interval.String())
-	cmd.Env = append(os.Environ(), "IMAGING_AGENT_TOKEN=")
-	cmd.Stdout, cmd.Stderr = logf, logf
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return fail(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	s := NewSampler(cmd.Process.Pid, time.Second, 4000)
-	first, _ := ReadProc(cmd.Process.Pid)
+	defer agent.StopWith(syscall.SIGINT, 10*time.Second)
+	exited := agent.Done()
+	s := NewSampler(agent.Pid(), time.Second, 4000)
 
 	poll := time.NewTicker(200 * time.Millisecond)
 	defer poll.Stop()
@@ -127,7 +109,7 @@ loop:
 			return fail(ctx.Err())
 		case <-exited:
 			s.Stop()
-			return fail(fmt.Errorf("imaging-agent exited early; log: %s", tail(logf.Name(), 1000)))
+			return fail(fmt.Errorf("imaging-agent exited early; log: %s", agent.Tail(1000)))
 		case <-deadline:
 			break loop
 		case <-progress.C:
@@ -150,8 +132,7 @@ loop:
 	last := reads[len(reads)-1]
 	res.Threads = last.Threads
 	res.PeakRSSMiB = float64(last.HWMKiB) / 1024
-	res.CPUPercentAll = CPUPercent(ProcUsage{At: start, CPUTicks: 0}, last)
-	_ = first
+	res.CPUPercentAll = CPUPercent(ProcUsage{At: start}, last)
 	warm := min(time.Minute, c.Duration/5)
 	var from *ProcUsage
 	var rss []uint64
@@ -168,8 +149,7 @@ loop:
 		res.CPUPercentSteady = CPUPercent(*from, last)
 	}
 	if len(rss) > 0 {
-		slices.Sort(rss)
-		res.SteadyRSSMiB = float64(rss[len(rss)/2]) / 1024
+		res.SteadyRSSMiB = float64(Median(rss)) / 1024
 	}
 	c.logf("peak RSS %.1f MiB, steady %.1f MiB, CPU %.3f %% (steady %.3f %%), status %s",
 		res.PeakRSSMiB, res.SteadyRSSMiB, res.CPUPercentAll, res.CPUPercentSteady, res.Status)
