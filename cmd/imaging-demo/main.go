@@ -1,8 +1,10 @@
 // Command imaging-demo runs the product on one machine with an embedded
-// configuration: a hub, a real agent on this machine with a generated sample
-// repository, a second agent whose service probe fails, a linked server
-// with no agent, an unlinked entity and an inheriting sub-entity. Ctrl-C
-// stops every process it started.
+// configuration: a hub with a state file (so it keeps history), a real agent
+// on this machine with a generated sample repository, a second agent whose
+// service probe fails, a third that comes and goes every minute, a made-up
+// server whose disk fills (a synthetic series, labelled as such), an
+// unlinked entity and inheriting sub-entities. Ctrl-C stops every process
+// it started.
 package main
 
 import (
@@ -24,6 +26,7 @@ import (
 	"imagingstatus/server"
 	"imagingstatus/server/config"
 	"imagingstatus/server/hub"
+	"imagingstatus/server/store"
 )
 
 var version = "dev"
@@ -75,7 +78,11 @@ func run() error {
 			{ID: "UUID2", Name: "Private", Parent: "UUID0", Server: srv("UUID2", "imaging-private")},
 			{ID: "UUID3", Name: "Branch office", Parent: "UUID0", Server: srv("UUID3", "imaging-branch")},
 			{ID: "UUID4", Name: "Partners"},
+			{ID: "UUID6", Name: "Archive", Parent: "UUID0", Server: srv("UUID6", "imaging-archive"), SyntheticHistory: true},
 		},
+		// Samples every 10 s and forecasts every 30 s, so that the charts
+		// and the forecast fill within two minutes (defaults: 1 and 5 min).
+		History: &config.History{SampleEvery: config.Duration(10 * time.Second), ForecastEvery: config.Duration(30 * time.Second)},
 	}.Resolve()
 	if err != nil {
 		return err
@@ -89,6 +96,18 @@ func run() error {
 		return fmt.Errorf("generate the sample repository: %w", err)
 	}
 
+	// A state file in the demo's directory: the status history, uptime,
+	// figure history and forecasts work as in production.
+	st, err := store.Open(filepath.Join(dir, "imaging-hub.state"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	start := time.Now()
+	if err := seedArchive(st, "UUID6", start); err != nil {
+		return fmt.Errorf("seed the demo's synthetic disk history: %w", err)
+	}
+
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	app, err := appHandler()
 	if err != nil {
@@ -100,7 +119,7 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s := server.New(cfg, server.Options{Logger: log, App: app, Hub: hub.Options{Version: version}})
+	s := server.New(cfg, server.Options{Logger: log, App: app, Hub: hub.Options{Version: version, Store: st}, Sessions: server.StoreSessions(st)})
 	hubDone := make(chan error, 1)
 	go func() { hubDone <- s.Serve(ctx, ln) }()
 
@@ -113,15 +132,19 @@ func run() error {
 		{"UUID2", []string{"--repo", repoDir, "--probe", "package-server=tcp://127.0.0.1:1"}},
 	}
 	var wg sync.WaitGroup
-	for _, a := range agents {
-		args := append([]string{"run", "--hub", hubURL, "--entity", a.entity, "--token-file", tokens[a.entity], "--interval", interval.String()}, a.args...)
+	startAgent := func(entity string, args []string) (*exec.Cmd, error) {
+		args = append([]string{"run", "--hub", hubURL, "--entity", entity, "--token-file", tokens[entity], "--interval", interval.String()}, args...)
 		cmd := exec.CommandContext(ctx, *agentBin, args...)
 		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 		cmd.WaitDelay = 5 * time.Second
 		cmd.SysProcAttr = procAttr()
 		cmd.Stderr = os.Stderr
 		cmd.Env = append(os.Environ(), "IMAGING_AGENT_TOKEN=")
-		if err := cmd.Start(); err != nil {
+		return cmd, cmd.Start()
+	}
+	for _, a := range agents {
+		cmd, err := startAgent(a.entity, a.args)
+		if err != nil {
 			stop()
 			<-hubDone
 			return fmt.Errorf("start agent for %s: %w", a.entity, err)
@@ -129,6 +152,39 @@ func run() error {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = cmd.Wait() }()
 	}
+	// Branch office flaps: its agent runs 40 s, stops (a clean shutdown is
+	// Offline at once), and comes back 20 s later, so the timeline and the
+	// uptime have something to show.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			cmd, err := startAgent("UUID3", []string{"--repo", repoDir})
+			if err != nil {
+				log.Warn("demo: start the flapping agent", "err", err)
+				return
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(40 * time.Second):
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+			}
+			_ = cmd.Wait()
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Second):
+			}
+		}
+	}()
+	archiveToken, err := os.ReadFile(tokens["UUID6"])
+	if err != nil {
+		return err
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		runArchiveAgent(ctx, hubURL, "UUID6", string(archiveToken), *interval, start, log)
+	}()
 
 	fmt.Printf(`
 Imaging status demo is running: open %s/
@@ -137,8 +193,12 @@ Imaging status demo is running: open %s/
   Public         (inherits General's server)                                  -> Available
   Workshop       (inherits General's server, two levels down)                 -> Available
   Private        imaging-private  agent whose package-server probe fails      -> Connection error
-  Branch office  imaging-branch   linked, no agent running                    -> Offline
+  Branch office  imaging-branch   agent that stops 20 s every minute          -> Available / Offline
+  Archive        imaging-archive  made-up server, disk filling (synthetic)    -> Available, disk full in ~10 days
   Partners       no imaging server                                            -> No imaging server
+
+Open an entity to see its 24-hour timeline, uptime, disk and memory charts
+and the disk-full forecast (they fill within two minutes).
 
 REST: %s/api/v1/entities    Press Ctrl-C to stop.
 `, hubURL, hubURL)

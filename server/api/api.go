@@ -7,8 +7,12 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sort"
+	"strings"
+	"time"
 
 	"imagingstatus/server/config"
+	"imagingstatus/server/history"
 	"imagingstatus/server/store"
 	"imagingstatus/server/viewerauth"
 	"imagingstatus/wire"
@@ -23,6 +27,29 @@ type Source interface {
 	// Health says why the hub cannot do its job fully (the state file
 	// cannot be written), nil when it can.
 	Health() error
+	// Series is an entity's figure history over [from, to], oldest first.
+	Series(entity, figure string, from, to time.Time) ([]wire.Point, error)
+}
+
+// Windows of the uptime and series endpoints.
+var (
+	uptimeWindows = map[string]time.Duration{"24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
+	seriesWindows = map[string]time.Duration{"48h": 48 * time.Hour, "30d": 30 * 24 * time.Hour, "365d": 365 * 24 * time.Hour}
+	// figureUnits are the figures the series endpoint serves, with their unit.
+	figureUnits = map[string]string{
+		wire.FigureRepoDiskUsed: "bytes", wire.FigureRepoDiskTotal: "bytes", wire.FigureMemoryUsed: "bytes",
+		wire.FigureLoad1: "load", wire.FigureImagesComplete: "count", wire.FigureImagesTotal: "count",
+		wire.FigureCompleteBytes: "bytes",
+	}
+)
+
+func windowNames(m map[string]time.Duration) string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return m[names[i]] < m[names[j]] })
+	return strings.Join(names, ", ")
 }
 
 // Readiness is the body of the readiness endpoint.
@@ -72,6 +99,66 @@ func Register(mux *http.ServeMux, src Source, log *slog.Logger, protect func(htt
 			hist = []store.Change{}
 		}
 		writeJSON(w, http.StatusOK, hist)
+	})
+	handle("GET /api/v1/entities/{id}/uptime", func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Query().Get("window")
+		if name == "" {
+			name = "24h"
+		}
+		window, ok := uptimeWindows[name]
+		if !ok {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "window must be one of " + windowNames(uptimeWindows)})
+			return
+		}
+		e, ok := lookup(w, r, src, log)
+		if !ok {
+			return
+		}
+		hist, err := src.History(e.ID, 0)
+		if err != nil {
+			unavailable(w, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, history.Uptime(hist, e.Status, e.Since, time.Now(), window, name))
+	})
+	handle("GET /api/v1/entities/{id}/series", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		figure := q.Get("figure")
+		unit, ok := figureUnits[figure]
+		if !ok {
+			names := make([]string, 0, len(figureUnits))
+			for n := range figureUnits {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "figure must be one of " + strings.Join(names, ", ")})
+			return
+		}
+		name := q.Get("window")
+		if name == "" {
+			name = "48h"
+		}
+		window, ok := seriesWindows[name]
+		if !ok {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "window must be one of " + windowNames(seriesWindows)})
+			return
+		}
+		e, ok := lookup(w, r, src, log)
+		if !ok {
+			return
+		}
+		// Figures are kept per imaging server: an entity shows its server's.
+		server := e.ServedByEntity
+		points := []wire.Point{}
+		if server != "" {
+			now := time.Now()
+			var err error
+			if points, err = src.Series(server, figure, now.Add(-window), now); err != nil {
+				unavailable(w, log, err)
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, wire.Series{Figure: figure, Unit: unit, Points: points})
 	})
 	handle("GET /api/v1/entities/{id}/ready", func(w http.ResponseWriter, r *http.Request) {
 		e, ok := lookup(w, r, src, log)

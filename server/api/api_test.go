@@ -62,9 +62,9 @@ func newSource(cfg *config.Config) *fakeSource {
 	return &fakeSource{
 		cfg: cfg,
 		views: map[string]wire.Entity{
-			"A": {ID: "A", Name: "General", Status: wire.StatusAvailable, Since: since},
-			"B": {ID: "B", Name: "Sales", Parent: "A", Status: wire.StatusOffline, Reason: "no frame for 15 s (3 missed pings)", Since: since},
-			"C": {ID: "C", Name: "Sales-North", Parent: "B", Status: wire.StatusConnectionError, Reason: "probe imaging-api failed", Since: since},
+			"A": {ID: "A", Name: "General", Status: wire.StatusAvailable, Since: since, ServedByEntity: "A"},
+			"B": {ID: "B", Name: "Sales", Parent: "A", Status: wire.StatusOffline, Reason: "no frame for 15 s (3 missed pings)", Since: since, ServedByEntity: "A"},
+			"C": {ID: "C", Name: "Sales-North", Parent: "B", Status: wire.StatusConnectionError, Reason: "probe imaging-api failed", Since: since, ServedByEntity: "C"},
 			"D": {ID: "D", Name: "Partners", Status: wire.StatusNotLinked, Since: since},
 		},
 		history: map[string][]store.Change{
@@ -97,7 +97,18 @@ func (s *fakeSource) History(id string, limit int) ([]store.Change, error) {
 		return nil, s.histErr
 	}
 	h := s.history[id]
+	if limit <= 0 {
+		return h, nil
+	}
 	return h[:min(len(h), limit)], nil
+}
+
+// Series has a history for server A only.
+func (s *fakeSource) Series(entity, figure string, from, to time.Time) ([]wire.Point, error) {
+	if entity != "A" {
+		return []wire.Point{}, nil
+	}
+	return []wire.Point{{T: to.Add(-time.Hour), V: 1}, {T: to, V: 2}}, nil
 }
 
 func (s *fakeSource) Config() *config.Config { return s.cfg }
@@ -310,5 +321,70 @@ func TestHealthz(t *testing.T) {
 				t.Fatalf("GET /healthz: %d %q, want %d %q", a.code, a.body, tc.code, tc.body)
 			}
 		})
+	}
+}
+
+// TestUptimeAndSeries: the shapes of the uptime and series endpoints, and
+// their refusals of windows and figures they do not know.
+func TestUptimeAndSeries(t *testing.T) {
+	src := newSource(testConfig(t, ""))
+	srv := serve(t, src)
+	get := func(path string, into any) int {
+		t.Helper()
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if into != nil && resp.StatusCode == http.StatusOK {
+			if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		path      string
+		code      int
+		available float64 // ratio; -1: null
+	}{
+		{"/api/v1/entities/A/uptime", 200, 1},           // available since long before the window
+		{"/api/v1/entities/B/uptime?window=7d", 200, 0}, // offline all week
+		{"/api/v1/entities/A/uptime?window=1y", 400, 0},
+		{"/api/v1/entities/Z/uptime", 404, 0},
+	} {
+		var u wire.Uptime
+		if code := get(tc.path, &u); code != tc.code {
+			t.Errorf("%s: %d, want %d", tc.path, code, tc.code)
+			continue
+		}
+		if tc.code != 200 {
+			continue
+		}
+		if u.AvailableRatio == nil || *u.AvailableRatio != tc.available || len(u.Seconds) != 4 {
+			t.Errorf("%s: %+v, want available_ratio %v and four statuses", tc.path, u, tc.available)
+		}
+	}
+	for _, tc := range []struct {
+		path   string
+		code   int
+		points int
+		unit   string
+	}{
+		{"/api/v1/entities/A/series?figure=repo_disk_used_bytes", 200, 2, "bytes"},
+		{"/api/v1/entities/B/series?figure=load1&window=30d", 200, 2, "load"}, // B shows its server's (A's)
+		{"/api/v1/entities/D/series?figure=images_complete&window=365d", 200, 0, "count"},
+		{"/api/v1/entities/A/series?figure=secrets", 400, 0, ""},
+		{"/api/v1/entities/A/series?figure=load1&window=2d", 400, 0, ""},
+		{"/api/v1/entities/Z/series?figure=load1", 404, 0, ""},
+	} {
+		var s wire.Series
+		if code := get(tc.path, &s); code != tc.code {
+			t.Errorf("%s: %d, want %d", tc.path, code, tc.code)
+			continue
+		}
+		if tc.code == 200 && (len(s.Points) != tc.points || s.Unit != tc.unit || s.Points == nil) {
+			t.Errorf("%s: %+v, want %d points in %s", tc.path, s, tc.points, tc.unit)
+		}
 	}
 }

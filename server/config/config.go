@@ -90,6 +90,25 @@ type File struct {
 type History struct {
 	MaxAge     Duration `json:"max_age,omitempty"`     // default 90 days
 	MaxChanges int      `json:"max_changes,omitempty"` // per entity, default 10,000
+	// SampleEvery is how often every live server's figures go into the
+	// figure history (default 1 min); ForecastEvery how often the disk-full
+	// forecasts are recomputed (default 5 min).
+	SampleEvery   Duration `json:"sample_every,omitempty"`
+	ForecastEvery Duration `json:"forecast_every,omitempty"`
+}
+
+// Sampling returns the figure history's sampling and forecast periods.
+func (c *Config) Sampling() (sample, forecast time.Duration) {
+	sample, forecast = time.Minute, 5*time.Minute
+	if h := c.Source.History; h != nil {
+		if h.SampleEvery > 0 {
+			sample = time.Duration(h.SampleEvery)
+		}
+		if h.ForecastEvery > 0 {
+			forecast = time.Duration(h.ForecastEvery)
+		}
+	}
+	return sample, forecast
 }
 
 // Limits bound the connections of one source address.
@@ -210,6 +229,9 @@ type Entity struct {
 	// serves this one by Medulla's own rule, instead of the nearest linked
 	// ancestor.
 	ServedByOverride string `json:"-"`
+	// SyntheticHistory says the figure history of this entity's server is
+	// made up (the demo feeds one): its disk forecast is labelled synthetic.
+	SyntheticHistory bool `json:"synthetic_history,omitempty"`
 	// NotServed is set by the Medulla link when Medulla's rule gives the
 	// entity no server although an ancestor has one (not recursive).
 	NotServed bool `json:"-"`
@@ -243,6 +265,12 @@ type ResolvedEntity struct {
 	// or its nearest linked ancestor); empty when no server serves it.
 	ServedBy  string
 	tokenHash []byte
+}
+
+// SyntheticHistory says whether entity id's figure history is made up.
+func (c *Config) SyntheticHistory(id string) bool {
+	e, ok := c.Lookup(id)
+	return ok && e.SyntheticHistory
 }
 
 // Deadline is how long a server may stay silent before it is Offline.
@@ -446,8 +474,8 @@ func (f File) checkSecurity() error {
 			return fmt.Errorf("public_urls[%d]: %w", i, err)
 		}
 	}
-	if h := f.History; h != nil && (h.MaxAge < 0 || h.MaxChanges < 0) {
-		return errors.New("history: max_age and max_changes must not be negative")
+	if h := f.History; h != nil && (h.MaxAge < 0 || h.MaxChanges < 0 || h.SampleEvery < 0 || h.ForecastEvery < 0) {
+		return errors.New("history: durations and max_changes must not be negative")
 	}
 	if l := f.Limits; l != nil && (l.ConnectionsPerAddress < 0 || l.HandshakesPerAddress < 0 || l.Handshakes < 0) {
 		return errors.New("limits: values must not be negative")

@@ -200,6 +200,15 @@ func (committed) handle(l *loop) {
 	clear(l.inflight)
 }
 
+// forecastsComputed: the recorder recomputed the disk-full forecasts.
+type forecastsComputed struct {
+	forecasts map[string]*wire.DiskForecast
+}
+
+func (e *forecastsComputed) handle(l *loop) {
+	l.publish(l.m.SetForecasts(e.forecasts, l.h.now()))
+}
+
 // storeHealth: the state file stopped or started being writable. While it
 // cannot be written the truth goes out live, and snapshots say so.
 type storeHealth struct{}

@@ -73,6 +73,10 @@ type Options struct {
 	// SaveEvery is how often changed figures are written to the store
 	// (status changes are written at once).
 	SaveEvery time.Duration
+	// SampleEvery and ForecastEvery override the configuration's
+	// history.sample_every and history.forecast_every (tests).
+	SampleEvery   time.Duration
+	ForecastEvery time.Duration
 }
 
 // Store is the state file as the hub uses it (*store.Store).
@@ -82,6 +86,36 @@ type Store interface {
 	SaveViews(views []wire.Entity) error
 	History(entity string, limit int) ([]store.Change, error)
 	PruneHistory(now time.Time, maxAge time.Duration, maxPerEntity int) (int, error)
+}
+
+// sampling is the figure history's periods in force.
+func (h *Hub) sampling() (sample, forecast time.Duration) {
+	sample, forecast = h.config().Sampling()
+	if h.opt.SampleEvery > 0 {
+		sample = h.opt.SampleEvery
+	}
+	if h.opt.ForecastEvery > 0 {
+		forecast = h.opt.ForecastEvery
+	}
+	return sample, forecast
+}
+
+// SeriesStore is a state file that also keeps the figure history
+// (*store.Store does).
+type SeriesStore interface {
+	AppendSamples(samples []store.Sample) error
+	Series(entity, figure string, from, to time.Time) ([]wire.Point, error)
+	PruneSeries(now time.Time) (int, error)
+}
+
+// Series returns an entity's figure history over [from, to], oldest first
+// (empty without a state file that keeps it).
+func (h *Hub) Series(entity, figure string, from, to time.Time) ([]wire.Point, error) {
+	ss, ok := h.opt.Store.(SeriesStore)
+	if !ok {
+		return []wire.Point{}, nil
+	}
+	return ss.Series(entity, figure, from, to)
 }
 
 // Hub is the live hub. Create with New, then Run it.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"imagingstatus/server/history"
 	"imagingstatus/server/state"
 	"imagingstatus/server/store"
 	"imagingstatus/wire"
@@ -44,6 +45,8 @@ type loop struct {
 	storeBad  bool // the state file could not be written (as last published)
 	dirty     map[string]bool
 	lastSave  time.Time
+	// lastSample is when the figure history was last fed.
+	lastSample time.Time
 }
 
 // maxHeld bounds the status changes waiting for the state file while it
@@ -102,6 +105,9 @@ func (l *loop) run(ctx context.Context) {
 			l.judgeClock()
 			if h.now().Sub(l.lastSave) >= h.opt.SaveEvery {
 				l.save()
+			}
+			if every, _ := h.sampling(); h.now().Sub(l.lastSample) >= every {
+				l.sample()
 			}
 		case e := <-h.events:
 			start := time.Now()
@@ -281,6 +287,36 @@ func (l *loop) save() {
 	if l.rec.save(views) {
 		clear(l.dirty)
 	}
+}
+
+// sample hands the recorder one sample of every figure of every server
+// whose report is fresh, for the figure history and the forecasts.
+func (l *loop) sample() {
+	now := l.h.now()
+	l.lastSample = now
+	if l.rec == nil || l.rec.series == nil {
+		return
+	}
+	cfg := l.h.config()
+	deadline := cfg.Deadline()
+	batch := seriesBatch{at: now, servers: make(map[string]serverDisk)}
+	for _, e := range cfg.Entities {
+		if e.Server == nil {
+			continue
+		}
+		v, ok := l.m.Entity(e.ID, false)
+		if !ok || v.LastReportAt == nil || now.Sub(*v.LastReportAt) > deadline {
+			continue
+		}
+		batch.samples = append(batch.samples, history.SamplesOf(e.ID, v.Figures, now)...)
+		for _, p := range v.Partitions {
+			if p.Main {
+				batch.servers[e.ID] = serverDisk{mountpoint: p.Mountpoint, total: float64(p.Total)}
+				break
+			}
+		}
+	}
+	l.rec.sample(batch)
 }
 
 // closeSession closes a live session by id (replaced, expired, revoked),

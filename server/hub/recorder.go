@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"imagingstatus/server/config"
+	"imagingstatus/server/history"
 	"imagingstatus/server/state"
 	"imagingstatus/server/store"
 	"imagingstatus/wire"
@@ -28,6 +29,24 @@ type recorder struct {
 	savesDone  chan struct{}
 	stopPrune  context.CancelFunc
 	pruneDone  chan struct{}
+	// series feeds the figure history and recomputes the forecasts; nil
+	// when the store keeps no figure history.
+	series     SeriesStore
+	samples    chan seriesBatch
+	seriesDone chan struct{}
+}
+
+// seriesBatch is one round of samples, with each server's repository
+// partition (for its forecast).
+type seriesBatch struct {
+	at      time.Time
+	samples []store.Sample
+	servers map[string]serverDisk
+}
+
+type serverDisk struct {
+	mountpoint string
+	total      float64
 }
 
 // recordJob is one commit of status changes.
@@ -54,7 +73,59 @@ func newRecorder(h *Hub, st Store) *recorder {
 	go r.commits()
 	go r.saver()
 	go r.pruner(ctx)
+	if ss, ok := st.(SeriesStore); ok {
+		r.series, r.samples, r.seriesDone = ss, make(chan seriesBatch, 1), make(chan struct{})
+		go r.history()
+	}
 	return r
+}
+
+// sample hands a round of samples over; dropped (and logged) when the
+// previous one is still being written.
+func (r *recorder) sample(b seriesBatch) {
+	select {
+	case r.samples <- b:
+	default:
+		r.h.log.Warn("figure samples skipped: the previous batch is still being written", "samples", len(b.samples))
+	}
+}
+
+// history writes the figure samples and, every ForecastEvery, recomputes
+// the disk-full forecast of every server it has samples of.
+func (r *recorder) history() {
+	defer close(r.seriesDone)
+	h := r.h
+	var last time.Time
+	disks := map[string]serverDisk{}
+	for b := range r.samples {
+		if err := r.series.AppendSamples(b.samples); err != nil {
+			h.log.Error("figure samples not recorded", "samples", len(b.samples), "err", err)
+		}
+		for id, d := range b.servers {
+			disks[id] = d
+		}
+		if _, every := h.sampling(); b.at.Sub(last) < every {
+			continue
+		}
+		last = b.at
+		out := make(map[string]*wire.DiskForecast, len(disks))
+		cfg := h.config()
+		for id, d := range disks {
+			if e, ok := cfg.Lookup(id); !ok || e.Server == nil {
+				delete(disks, id)
+				continue
+			}
+			points, err := r.series.Series(id, wire.FigureRepoDiskUsed, b.at.Add(-history.ForecastWindow), b.at)
+			if err != nil {
+				h.log.Error("figure history not read for the forecast", "entity", id, "err", err)
+				continue
+			}
+			f := history.Forecast(points, d.total, b.at, d.mountpoint)
+			f.Synthetic = cfg.SyntheticHistory(id)
+			out[id] = &f
+		}
+		r.tell(&forecastsComputed{forecasts: out})
+	}
 }
 
 // record hands a commit over; the loop hands one at a time (it waits for
@@ -80,6 +151,10 @@ func (r *recorder) close() (recordJob, bool) {
 	<-r.recorded
 	close(r.saves)
 	<-r.savesDone
+	if r.samples != nil {
+		close(r.samples)
+		<-r.seriesDone
+	}
 	r.stopPrune()
 	<-r.pruneDone
 	select {
@@ -167,6 +242,13 @@ func (r *recorder) pruner(ctx context.Context) {
 			h.log.Error("history retention not applied", "err", err)
 		case n > 0:
 			h.log.Info("history retention applied", "removed", n, "max_age", maxAge, "max_changes", maxChanges, "took", time.Since(start))
+		}
+		if r.series != nil {
+			if n, err := r.series.PruneSeries(h.now()); err != nil {
+				h.log.Error("figure history retention not applied", "err", err)
+			} else if n > 0 {
+				h.log.Info("figure history retention applied", "removed", n)
+			}
 		}
 		if ss, ok := r.st.(sessionPruner); ok {
 			if n, err := ss.PruneSessions(h.now(), viewerTokenHashes(h.config())); err != nil {
