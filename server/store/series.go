@@ -26,12 +26,15 @@ package store
 // Encoding. A chunk holds each point's mean and sample count, which is what
 // lets a later append aggregate into the same step: mean' = (mean·n +
 // Σv)/(n+k). A mean keeps 24 significant bits (float32's precision: one part
-// in 16 million, 130 KB of 2 TB): the dropped bits are noise that costs 3-4
+// in 16 million, 0.1 MB of 2 TB): the dropped bits are noise that costs 3-4
 // bytes a point. Means are stored XORed with the previous point's bits,
 // leading and trailing zero bytes dropped (Gorilla's idea, byte-aligned), and
 // a count only when it differs from the previous point's: a steady figure
 // (disk total, image counts) costs about 1 byte a point, a noisy one 3 to 6.
 // See encodeChunk.
+//
+// Series ids are never removed: one small key per entity and figure ever
+// appended, which the configuration bounds.
 
 import (
 	"bytes"
@@ -206,11 +209,14 @@ func (s *Store) AppendSamples(samples []Sample) error {
 		// The last group per tier: consecutive samples of one series
 		// usually fall in the same chunk, sparing the map.
 		var last [len(seriesTiers)]*chunkBatch
+		var id uint32
 		for i := range samples {
 			sm := &samples[i]
-			id, err := seriesID(ids, idOf, sm.Entity, sm.Figure)
-			if err != nil {
-				return err
+			if i == 0 || sm.Entity != samples[i-1].Entity || sm.Figure != samples[i-1].Figure {
+				var err error
+				if id, err = seriesID(ids, idOf, sm.Entity, sm.Figure); err != nil {
+					return err
+				}
 			}
 			unix := sm.T.Unix()
 			for ti, t := range seriesTiers {
@@ -351,6 +357,9 @@ func (s *Store) Series(entity, figure string, from, to time.Time) ([]wire.Point,
 		return out, nil
 	}
 	lo, hi := max(from.Unix(), 0), min(to.Unix(), maxUnix-1)
+	if lo > hi {
+		return out, nil
+	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		sb := tx.Bucket(bucketSeries)
 		ti := len(seriesTiers) - 1

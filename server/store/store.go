@@ -25,7 +25,8 @@
 //	sessions/<session id>  JSON Session (id: hex SHA-256 of the cookie value)
 //	series/                figure history, see series.go: ids/<entity>\x00<figure>
 //	    (4-byte series id), horizon/<tier> (8-byte Unix time), and per tier
-//	    (5m, 30m, 6h) <4-byte chunk number><4-byte series id> 48 packed points
+//	    (5m, 30m, 6h; <tier>.open for the chunks being filled)
+//	    <4-byte chunk number><4-byte series id> 48 packed points
 //
 // The sequence comes from the entity bucket's NextSequence, so iterating an
 // entity's bucket is chronological and never depends on clocks. An entity
