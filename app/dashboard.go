@@ -239,7 +239,7 @@ func (d *Dashboard) renderMain(t *Texts) app.UI {
 		if se, ok := d.st.entities[e.ServedByEntity]; ok {
 			served = TreeLabel(se)
 		}
-		panel = &EntityPanel{Entity: e, Now: hubNow, ServedByName: served, Stale: stale && !d.stored, Lang: d.lang}
+		panel = &EntityPanel{Entity: e, Now: hubNow, ServedByName: served, Stale: stale && !d.stored, Lang: d.lang, Live: !stale}
 	} else if len(d.st.entities) == 0 {
 		panel = app.P().Class("notice").Text(t.NoEntityYet)
 	} else {
@@ -249,14 +249,19 @@ func (d *Dashboard) renderMain(t *Texts) app.UI {
 		)
 	}
 	return app.Div().Body(
-		app.If(d.stored && d.showStale(), func() app.UI {
-			return app.P().Class("notice notice--stale notice--stored").Role("status").Body(
-				app.Strong().Text(t.F(t.StoredSnapshotF, t.Ago(d.staleFor()))),
-				app.If(d.conn.Phase == PhaseReconnecting, func() app.UI {
-					return app.Text(" " + t.HubUnreachable)
-				}),
-			)
-		}),
+		// A container that is always there: the notice coming or going must
+		// not move the layout in the tree (go-app would mount a new panel,
+		// and its history would refetch).
+		app.Div().Class("main-notices").Body(
+			app.If(d.stored && d.showStale(), func() app.UI {
+				return app.P().Class("notice notice--stale notice--stored").Role("status").Body(
+					app.Strong().Text(t.F(t.StoredSnapshotF, t.Ago(d.staleFor()))),
+					app.If(d.conn.Phase == PhaseReconnecting, func() app.UI {
+						return app.Text(" " + t.HubUnreachable)
+					}),
+				)
+			}),
+		),
 		app.Div().Class("layout").Body(
 			app.Nav().Class("picker").Aria("label", t.EntitiesNav).Body(
 				app.Label().For("entity-select").Class("picker-label").Text(t.EntityLabel),

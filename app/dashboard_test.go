@@ -38,7 +38,7 @@ func TestDashboardLoadingUntilSnapshot(t *testing.T) {
 		d.apply(Batch{Conn: &ConnState{Phase: PhaseConnected}, Snapshot: snapshot(), HubTime: hubNow, ReceivedAt: local})
 	})
 	text := visibleText(d)
-	wantNone(t, text, "Loading")
+	wantNone(t, text, "Loading the status") // the page's own loading state (the history has its own)
 	// General (the root) by default; durations use the hub's clock.
 	wantAll(t, text, "Connected to the hub", "Available", "For 3 d 4 h 5 min", "Updated 3 s ago",
 		"General › Public — Offline", "General › Private — Connection error",

@@ -154,6 +154,51 @@ type Texts struct {
 	WallStatusCounts string // aria label of the summary
 	Unconfirmed      string // a state restored after a hub restart
 	UnconfirmedShort string
+
+	// History (uptime, timeline, sparklines) and the disk-full forecast.
+	HistoryTitle         string
+	HistoryLoading       string
+	HistoryUnauthorized  string // 401, 403
+	HistoryNotFound      string // 404
+	HistoryUnavailable   string // 503
+	HistoryFailed        string // anything else
+	HistoryOldF          string // %s: "3 min ago"
+	UptimeTitle          string
+	Uptime24h            string
+	Uptime7d             string
+	Uptime30d            string
+	UptimeUnknown        string
+	NoRecord             string
+	TimelineTitle        string
+	TimelineBar          string // aria label of the bar
+	TimelineSpanF        string // %s status, %s from, %s to
+	TimelineSinceF       string // %s status, %s from
+	TimelineNow          string
+	TrendsTitle          string
+	SeriesDisk           string
+	SeriesMemory         string
+	SeriesNoData         string
+	SeriesOpen           string
+	ChartTitleF          string // %s figure, %s window
+	ChartClose           string
+	ChartPeriod          string
+	Window48h            string
+	Window30d            string
+	Window365d           string
+	ChartSummaryF        string // %s first, %s last, %s lowest, %s highest
+	ForecastDaysF        string // %d days
+	ForecastOneDay       string
+	ForecastUnderDay     string
+	ForecastTrendF       string // %s mount point, %s date
+	ForecastTrend        string
+	ForecastConfidenceF  string // %s confidence
+	ConfidenceLow        string
+	ConfidenceMedium     string
+	ConfidenceHigh       string
+	ForecastSynthetic    string
+	WallForecastF        string // %d days
+	WallForecastUnderDay string
+	WallDemo             string
 }
 
 var english = Texts{
@@ -277,6 +322,50 @@ var english = Texts{
 	WallStatusCounts: "Entities by status",
 	Unconfirmed:      "Last known state, kept across a restart of the hub: no agent has confirmed it yet.",
 	UnconfirmedShort: "unconfirmed",
+
+	HistoryTitle:         "History",
+	HistoryLoading:       "Loading the history…",
+	HistoryUnauthorized:  "The hub refused to show the history: your session may have expired. Reload the page.",
+	HistoryNotFound:      "The hub has no history for this entity.",
+	HistoryUnavailable:   "The history is unavailable for now; the page will try again in a minute.",
+	HistoryFailed:        "The history could not be loaded; the page will try again in a minute.",
+	HistoryOldF:          "The last refresh failed: history as of %s.",
+	UptimeTitle:          "Availability",
+	Uptime24h:            "Last 24 hours",
+	Uptime7d:             "Last 7 days",
+	Uptime30d:            "Last 30 days",
+	UptimeUnknown:        "unknown",
+	NoRecord:             "No record",
+	TimelineTitle:        "Status over the last 24 hours",
+	TimelineBar:          "Status timeline (arrow keys move between periods)",
+	TimelineSpanF:        "%s from %s to %s",
+	TimelineSinceF:       "%s since %s",
+	TimelineNow:          "now",
+	TrendsTitle:          "Last 48 hours",
+	SeriesDisk:           "Repository disk used",
+	SeriesMemory:         "Memory used",
+	SeriesNoData:         "No data yet",
+	SeriesOpen:           "show a larger chart",
+	ChartTitleF:          "%s over %s",
+	ChartClose:           "Close",
+	ChartPeriod:          "Period",
+	Window48h:            "48 hours",
+	Window30d:            "30 days",
+	Window365d:           "365 days",
+	ChartSummaryF:        "%s at the start, %s at the end; lowest %s, highest %s.",
+	ForecastDaysF:        "Repository disk full in about %d days",
+	ForecastOneDay:       "Repository disk full in about 1 day",
+	ForecastUnderDay:     "Repository disk full in less than a day",
+	ForecastTrendF:       "At the current trend of the last 7 days, the partition %s will be full around %s.",
+	ForecastTrend:        "At the current trend of the last 7 days.",
+	ForecastConfidenceF:  "Confidence: %s.",
+	ConfidenceLow:        "low",
+	ConfidenceMedium:     "medium",
+	ConfidenceHigh:       "high",
+	ForecastSynthetic:    "synthetic series (demo)",
+	WallForecastF:        "Disk full in %d d",
+	WallForecastUnderDay: "Disk full in < 1 d",
+	WallDemo:             "demo",
 }
 
 var french = Texts{
@@ -400,6 +489,50 @@ var french = Texts{
 	WallStatusCounts: "Entités par état",
 	Unconfirmed:      "Dernier état connu, conservé au redémarrage du hub : aucun agent ne l'a encore confirmé.",
 	UnconfirmedShort: "non confirmé",
+
+	HistoryTitle:         "Historique",
+	HistoryLoading:       "Chargement de l'historique…",
+	HistoryUnauthorized:  "Le hub a refusé d'afficher l'historique : votre session a peut-être expiré. Rechargez la page.",
+	HistoryNotFound:      "Le hub n'a pas d'historique pour cette entité.",
+	HistoryUnavailable:   "L'historique est indisponible pour le moment ; la page réessaiera dans une minute.",
+	HistoryFailed:        "L'historique n'a pas pu être chargé ; la page réessaiera dans une minute.",
+	HistoryOldF:          "La dernière actualisation a échoué : historique obtenu %s.",
+	UptimeTitle:          "Disponibilité",
+	Uptime24h:            "Dernières 24 heures",
+	Uptime7d:             "7 derniers jours",
+	Uptime30d:            "30 derniers jours",
+	UptimeUnknown:        "inconnue",
+	NoRecord:             "Aucun relevé",
+	TimelineTitle:        "État sur les dernières 24 heures",
+	TimelineBar:          "Frise des états (les flèches passent d'une période à l'autre)",
+	TimelineSpanF:        "%s de %s à %s",
+	TimelineSinceF:       "%s depuis %s",
+	TimelineNow:          "maintenant",
+	TrendsTitle:          "Dernières 48 heures",
+	SeriesDisk:           "Disque du dépôt utilisé",
+	SeriesMemory:         "Mémoire utilisée",
+	SeriesNoData:         "Pas encore de données",
+	SeriesOpen:           "afficher un graphique plus grand",
+	ChartTitleF:          "%s sur %s",
+	ChartClose:           "Fermer",
+	ChartPeriod:          "Période",
+	Window48h:            "48 heures",
+	Window30d:            "30 jours",
+	Window365d:           "365 jours",
+	ChartSummaryF:        "%s au début, %s à la fin ; minimum %s, maximum %s.",
+	ForecastDaysF:        "Disque du dépôt plein dans environ %d jours",
+	ForecastOneDay:       "Disque du dépôt plein dans environ 1 jour",
+	ForecastUnderDay:     "Disque du dépôt plein dans moins d'un jour",
+	ForecastTrendF:       "Au rythme actuel des 7 derniers jours, la partition %s sera pleine vers le %s.",
+	ForecastTrend:        "Au rythme actuel des 7 derniers jours.",
+	ForecastConfidenceF:  "Confiance : %s.",
+	ConfidenceLow:        "faible",
+	ConfidenceMedium:     "moyenne",
+	ConfidenceHigh:       "élevée",
+	ForecastSynthetic:    "série synthétique (démo)",
+	WallForecastF:        "Disque plein dans %d j",
+	WallForecastUnderDay: "Disque plein dans < 1 j",
+	WallDemo:             "démo",
 }
 
 // languages lists the UI languages; the first is the default.

@@ -24,6 +24,9 @@ type EntityPanel struct {
 	Stale bool
 	// Lang of the texts; English when empty.
 	Lang Lang
+	// Live: the page is connected to the hub (the history then retries
+	// what failed).
+	Live bool
 }
 
 // maxRows bounds the masters and activity tables.
@@ -58,11 +61,22 @@ func (p *EntityPanel) Render() app.UI {
 			),
 		),
 		p.renderServer(),
-		app.If(p.Stale, func() app.UI {
-			return app.P().Class("notice notice--stale").Text(t.LostHub)
-		}),
-		p.renderMedullaNotices(),
-		p.renderFigures(),
+		// The notices and the figures sit in containers that are always
+		// there, so the history after them keeps its place in the tree
+		// (go-app would otherwise mount a new one, which refetches).
+		app.Div().Class("entity-notices").Body(
+			app.If(p.Stale, func() app.UI {
+				return app.P().Class("notice notice--stale").Text(t.LostHub)
+			}),
+			p.renderMedullaNotices(),
+			renderForecast(t, e.DiskForecast),
+		),
+		app.Div().Class("entity-figures").Body(p.renderFigures()),
+		&EntityHistory{
+			EntityID: e.ID, Status: e.Status, Reason: e.Reason, Since: e.Since,
+			Now: p.Now, Lang: p.Lang, Live: p.Live,
+			Server: e.ServedBy != "" && e.Status != wire.StatusNotLinked,
+		},
 	)
 }
 

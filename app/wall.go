@@ -523,6 +523,7 @@ func (w *Wall) renderTile(t *Texts, e wire.Entity, hubNow time.Time) app.UI {
 		app.If(e.Reason != "", func() app.UI {
 			return app.P().Class("tile-reason").Title(e.Reason).Text(e.Reason)
 		}),
+		renderTileForecast(t, e.DiskForecast),
 		app.If(hasDisk, func() app.UI {
 			pct := Percent(disk.Used, disk.Total)
 			label := t.F(t.WallDiskF, disk.Mountpoint, pct)

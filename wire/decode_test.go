@@ -296,3 +296,26 @@ func TestClip(t *testing.T) {
 		t.Fatalf("error %q", err)
 	}
 }
+
+// TestSummaryCarriesANearForecast: a wall tile can warn of a disk full
+// within two weeks; further forecasts, and the moving date, stay out of
+// summaries.
+func TestSummaryCarriesANearForecast(t *testing.T) {
+	at := time.Date(2026, 12, 11, 5, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		days float64
+		want float64 // -1: no forecast in the summary
+	}{{9.7, 9}, {13.99, 13}, {14, -1}, {40, -1}} {
+		d := tc.days
+		s := Summarize(Entity{ID: "A", DiskForecast: &DiskForecast{Mountpoint: "/srv", FullAt: &at, DaysLeft: &d, Confidence: ConfidenceHigh}})
+		switch {
+		case tc.want < 0 && s.DiskForecast != nil:
+			t.Errorf("%v days: summary carries %+v", tc.days, s.DiskForecast)
+		case tc.want >= 0 && (s.DiskForecast == nil || *s.DiskForecast.DaysLeft != tc.want || s.DiskForecast.FullAt != nil):
+			t.Errorf("%v days: summary forecast %+v, want %v whole days and no date", tc.days, s.DiskForecast, tc.want)
+		}
+	}
+	if s := Summarize(Entity{ID: "A", DiskForecast: &DiskForecast{Confidence: ConfidenceLow}}); s.DiskForecast != nil {
+		t.Error("a forecast without a trend is in the summary")
+	}
+}

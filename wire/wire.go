@@ -3,7 +3,10 @@
 // agent, the hub and the WASM app can all depend on it.
 package wire
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // ProtocolVersion is the agent↔hub protocol spoken by this build. A hub
 // refuses a hello whose version it does not support.
@@ -267,8 +270,18 @@ func Summarize(e Entity) Entity {
 	if best >= 0 {
 		s.FullestPct = &best
 	}
+	// A wall tile warns of a disk full within two weeks. Whole days and no
+	// date, so that a forecast recomputed every few minutes does not make
+	// a new summary for every viewer each time.
+	if f := e.DiskForecast; f != nil && f.DaysLeft != nil && *f.DaysLeft < SummaryForecastDays {
+		days := math.Floor(*f.DaysLeft)
+		s.DiskForecast = &DiskForecast{Mountpoint: f.Mountpoint, DaysLeft: &days, Confidence: f.Confidence, Synthetic: f.Synthetic}
+	}
 	return s
 }
+
+// SummaryForecastDays: summaries carry a disk forecast under this many days.
+const SummaryForecastDays = 14
 
 // MaxSubscribe bounds the entities a viewer may ask for in full.
 const MaxSubscribe = 64

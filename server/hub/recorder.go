@@ -70,13 +70,13 @@ func newRecorder(h *Hub, st Store) *recorder {
 	r := &recorder{h: h, st: st, jobs: make(chan recordJob, 1), recorded: make(chan struct{}), stop: make(chan struct{}),
 		unrecorded: make(chan recordJob, 1), saves: make(chan []wire.Entity, 1), savesDone: make(chan struct{}),
 		stopPrune: cancel, pruneDone: make(chan struct{})}
-	go r.commits()
-	go r.saver()
-	go r.pruner(ctx)
 	if ss, ok := st.(SeriesStore); ok {
 		r.series, r.samples, r.seriesDone = ss, make(chan seriesBatch, 1), make(chan struct{})
 		go r.history()
 	}
+	go r.commits()
+	go r.saver()
+	go r.pruner(ctx)
 	return r
 }
 
