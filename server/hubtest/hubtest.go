@@ -69,7 +69,7 @@ func run(m *testing.M) (int, error) {
 			return 1, err
 		}
 		defer os.RemoveAll(dir)
-		for _, c := range []string{"imaging-hub", "imaging-agent"} {
+		for _, c := range []string{"imaging-hub", "imaging-agent", "imaging-demo"} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(dir, c), "imagingstatus/cmd/"+c).CombinedOutput()
 			if err != nil {
 				return 1, fmt.Errorf("build %s: %v\n%s", c, err, out)
@@ -82,7 +82,7 @@ func run(m *testing.M) (int, error) {
 			return 1, err
 		}
 		binDir = abs
-		for _, c := range []string{"imaging-hub", "imaging-agent"} {
+		for _, c := range []string{"imaging-hub", "imaging-agent", "imaging-demo"} {
 			if _, err := os.Stat(filepath.Join(binDir, c)); err != nil {
 				return 1, fmt.Errorf("IMAGING_BIN=%s: %v (run make build)", binDir, err)
 			}
