@@ -20,8 +20,16 @@ import (
 	"imagingstatus/wire"
 )
 
-// startWith starts a hub with the real web app and options of its own.
+// startWith starts a hub with options of its own (the real web app, say).
 func startWith(t *testing.T, cfgJSON string, o server.Options) string {
+	t.Helper()
+	_, base := startServer(t, cfgJSON, o)
+	return base
+}
+
+// startServer starts a hub on a loopback port and stops it at the end of
+// the test.
+func startServer(t *testing.T, cfgJSON string, o server.Options) (*server.Server, string) {
 	t.Helper()
 	cfg, err := config.Parse([]byte(cfgJSON))
 	if err != nil {
@@ -39,7 +47,7 @@ func startWith(t *testing.T, cfgJSON string, o server.Options) string {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return "http://" + ln.Addr().String()
+	return srv, "http://" + ln.Addr().String()
 }
 
 const oneEntity = `{"plain_http":true,"entities":[{"id":"UUID0","name":"General"}]}`
@@ -234,25 +242,6 @@ func TestOneAddressCannotTakeEveryConnection(t *testing.T) {
 	}
 }
 
-// startSrv is startWith returning the server too.
-func startSrv(t *testing.T, cfgJSON string) (*server.Server, string) {
-	t.Helper()
-	cfg, err := config.Parse([]byte(cfgJSON))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(cfg, server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return srv, "http://" + ln.Addr().String()
-}
-
 // signedInStream signs in with token and opens the live stream.
 func signedInStream(t *testing.T, base, token string) *websocket.Conn {
 	t.Helper()
@@ -317,7 +306,7 @@ func tokenEntry(name, token, scope string) string {
 // its streams, rescoping one applies to its stream, both within a second;
 // a reload that changes viewers.auth is refused.
 func TestReloadClosesAndRescopesLiveStreams(t *testing.T) {
-	srv, base := startSrv(t, tokensCfg(tokenEntry("ops", "ops-token", ""), tokenEntry("wall", "wall-token", "UUID1")))
+	srv, base := startServer(t, tokensCfg(tokenEntry("ops", "ops-token", ""), tokenEntry("wall", "wall-token", "UUID1")), server.Options{})
 	ops := signedInStream(t, base, "ops-token")
 	wall := signedInStream(t, base, "wall-token")
 	if got := snapshotIDs(t, ops); got != "UUID0,UUID1,UUID3" {

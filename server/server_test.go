@@ -1,11 +1,7 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -23,23 +19,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func start(t *testing.T, cfgJSON string) string {
-	t.Helper()
-	cfg, err := config.Parse([]byte(cfgJSON))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(cfg, server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return "http://" + ln.Addr().String()
-}
+func start(t *testing.T, cfgJSON string) string { return startWith(t, cfgJSON, server.Options{}) }
 
 const scoped = `{"plain_http":true,"viewers":{"auth":"token","tokens":[
 	{"name":"wall","token_sha256":"%WALL%","scope":["UUID1"]}]},
