@@ -89,6 +89,8 @@ func New(cfg *config.Config, o Options) *Server {
 		http: &http.Server{
 			Handler:           hosts.wrap(securityHeaders(mux, cfg.Source.TLS != nil)),
 			ReadHeaderTimeout: 10 * time.Second,
+			// Headers are a few hundred bytes; a stranger gets 64 KiB, not 1 MiB.
+			MaxHeaderBytes: 64 << 10,
 			// Idle keep-alive connections hold file descriptors: a client
 			// that opens thousands and goes quiet loses them after a minute.
 			IdleTimeout: o.IdleTimeout,

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -86,16 +87,23 @@ func (s *agentSession) takeQueued() (*wire.Report, time.Time) {
 	return rep, at
 }
 
-// startPings pings the agent every interval until stopPings.
+// startPings pings the agent every interval until stopPings. The timer
+// is made stopped and armed once s.ping is set, so its function never sees
+// it unset.
 func (s *agentSession) startPings(interval time.Duration) {
-	s.ping = time.AfterFunc(interval, func() {
+	s.ping = time.AfterFunc(time.Hour, func() {
 		if s.stopped.Load() {
 			return
 		}
-		if s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(interval)) == nil && !s.stopped.Load() {
+		// A ping that fails is not the end: the read deadline judges the
+		// connection.
+		_ = s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(interval))
+		if !s.stopped.Load() {
 			s.ping.Reset(interval)
 		}
 	})
+	s.ping.Stop()
+	s.ping.Reset(interval)
 }
 
 func (s *agentSession) stopPings() {
@@ -227,6 +235,12 @@ const helloLimit = 4 << 10
 // the unauthenticated handshake's place (nil when the token was checked on
 // the upgrade request), given back once the hello is judged.
 func (h *Hub) serveAgent(conn *websocket.Conn, ip netip.Addr, token, checked string, slot *handshakeSlot) {
+	// At shutdown every connection closes, whether or not the loop has
+	// heard of it yet; AfterFunc holds no goroutine until then.
+	defer context.AfterFunc(h.stopCtx, func() {
+		writeClose(conn, websocket.CloseGoingAway, reasonShutdown)
+		_ = conn.Close()
+	})()
 	conn.SetReadLimit(helloLimit)
 	_ = conn.SetReadDeadline(h.now().Add(h.opt.HelloTimeout))
 	_, msg, err := conn.ReadMessage()
@@ -351,7 +365,13 @@ func (h *Hub) refuse(conn *websocket.Conn, ip netip.Addr, entity, reason, detail
 // entity linked to a server, shows it there as Connection error, only while
 // no session of that server is live and only until the deadline.
 func (h *Hub) refused(ip netip.Addr, entity, reason, detail string) {
-	if n, ok := h.refusals.note(entity, reason, h.now()); ok {
+	// The key is the entity only when it is one: a stranger's header (up to
+	// the header limit) is never kept.
+	key := entity
+	if !wire.ValidEntityID(key) {
+		key = ""
+	}
+	if n, ok := h.refusals.note(key, reason, h.now()); ok {
 		h.log.Warn("agent handshake refused", "remote", ip.String(), "entity", logEntity(entity), "reason", reason, "detail", logDetail(detail), "identical_since_last_line", n)
 	}
 	if entity == "" {

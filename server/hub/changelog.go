@@ -342,6 +342,13 @@ func (c *changeLog) readRing(r *ring, from uint64, items []viewItem, seen map[st
 	return items
 }
 
+// has says whether the log holds a view of id.
+func (c *changeLog) has(id string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.latest[id] != nil
+}
+
 // view returns an entity's newest full encoding (a subscription asks for
 // it at once).
 func (c *changeLog) view(id string) ([]byte, bool) {

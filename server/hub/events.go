@@ -41,12 +41,18 @@ type agentConnected struct {
 func (e *agentConnected) handle(l *loop) {
 	s := e.s
 	l.sessions[s.id] = s
+	// The token was checked against the configuration of its handshake; a
+	// reload since may have revoked it or unlinked the server.
+	if cfg := l.h.config(); !cfg.CheckTokenHash(s.entity, s.tokenHash) {
+		l.closeSession(s.id, websocket.ClosePolicyViolation, reasonRevoked)
+		return
+	}
 	replaced, changed := l.m.Connect(s.entity, s.id, e.hello, e.at)
 	if replaced != 0 {
 		l.closeSession(replaced, websocket.CloseNormalClosure, reasonReplaced)
 	}
 	l.publish(changed)
-	l.watch(s.entity, e.at)
+	l.watch(s.entity, watchConnect, e.at)
 }
 
 // agentFrame: a session has a report or a pong for the loop. The session
@@ -59,10 +65,11 @@ func (e *agentFrame) handle(l *loop) {
 	rep, at := s.takeQueued()
 	if rep != nil {
 		l.publish(l.m.Report(s.entity, s.id, *rep, at))
+		l.watch(s.entity, watchReport, at)
 	} else {
 		l.publish(l.m.Frame(s.entity, s.id, at))
 	}
-	l.watch(s.entity, at)
+	l.watch(s.entity, watchFrame, at)
 }
 
 // agentGone: a session ended; broken means it broke the protocol and the
@@ -82,8 +89,8 @@ func (e *agentGone) handle(l *loop) {
 	l.publish(l.m.Disconnect(s.entity, s.id, e.reason, e.at))
 	if e.broken {
 		l.publish(l.m.Refused(s.entity, e.reason, e.at))
+		l.watch(s.entity, watchRefused, e.at)
 	}
-	l.watch(s.entity, e.at)
 }
 
 // handshakeRefused: a handshake naming a linked entity was refused.
@@ -94,7 +101,7 @@ type handshakeRefused struct {
 
 func (e *handshakeRefused) handle(l *loop) {
 	l.publish(l.m.Refused(e.entity, e.reason, e.at))
-	l.watch(e.entity, e.at)
+	l.watch(e.entity, watchRefused, e.at)
 }
 
 // viewerJoined and viewerLeft keep the set of live streams, which a
@@ -106,8 +113,19 @@ type viewerJoined struct {
 }
 
 func (e *viewerJoined) handle(l *loop) {
+	defer e.finish()
+	// Signed in under the configuration of its request; a reload since
+	// may have removed or rescoped its token.
+	if l.h.opt.Refresh != nil {
+		who, ok := l.h.opt.Refresh(e.v.who)
+		if !ok {
+			l.revoke(e.v)
+			return
+		}
+		e.v.who = who
+		e.v.setScope(viewerauth.FilterFor(who, l.h.config))
+	}
 	l.viewers[e.v] = struct{}{}
-	e.finish()
 }
 
 type viewerLeft struct{ v *viewer }
@@ -149,12 +167,23 @@ func (l *loop) refreshViewers() {
 		who, ok := l.h.opt.Refresh(v.who)
 		if !ok {
 			delete(l.viewers, v)
-			v.revoke()
+			l.revoke(v)
 			continue
 		}
 		v.who = who
 		v.setScope(viewerauth.FilterFor(who, l.h.config))
 	}
+}
+
+// revoke closes a viewer's stream off the loop: the close frame may wait
+// on a writer stuck on a slow peer.
+func (l *loop) revoke(v *viewer) {
+	h := l.h
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		v.revoke()
+	}()
 }
 
 // medullaLoaded: figures from Medulla's databases.

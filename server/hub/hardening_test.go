@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"imagingstatus/server/config"
 	"imagingstatus/server/hub"
 	"imagingstatus/server/store"
 	"imagingstatus/wire"
@@ -312,4 +314,56 @@ func TestHistoryRetentionRuns(t *testing.T) {
 		h, _ := st.History("UUID0", 0)
 		return len(h) == 2 && h[0].To == wire.StatusAvailable
 	})
+}
+
+// TestTokenRevokedBeforeTheHelloIsRefused: a token checked on the upgrade
+// request and revoked by a reload before the hello arrives does not get a
+// live session.
+func TestTokenRevokedBeforeTheHelloIsRefused(t *testing.T) {
+	th := start(t, hub.Options{})
+	c, _, err := th.dialEntity(t, "UUID0", tokenA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents := strings.NewReplacer("%A%", config.HashToken("another-token"), "%B%", config.HashToken(tokenB)).Replace(testEntities)
+	next, err := config.Parse([]byte(`{"interval":"100ms","missed_pings":3,` + ents + `}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := th.hub.Reload(context.Background(), next); err != nil {
+		t.Fatal(err)
+	}
+	send(t, c, hello("UUID0"))
+	send(t, c, report(true))
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var err2 error
+	for err2 == nil {
+		_, _, err2 = c.ReadMessage()
+	}
+	var ce *websocket.CloseError
+	if !errors.As(err2, &ce) || !strings.Contains(ce.Text, "revoked") {
+		t.Fatalf("session of a revoked token: %v, want closed as revoked", err2)
+	}
+	if e, _ := th.get(t, "UUID0"); e.Status == wire.StatusAvailable {
+		t.Fatalf("a revoked token made its entity available: %+v", e)
+	}
+}
+
+// TestShutdownIsPromptWithHandshakesUnderWay: a hello that never comes
+// does not hold the hub's shutdown.
+func TestShutdownIsPromptWithHandshakesUnderWay(t *testing.T) {
+	th := start(t, hub.Options{HelloTimeout: time.Minute})
+	if _, err := th.dialAgent(t, tokenA); err != nil { // never says hello
+		t.Fatal(err)
+	}
+	c, _, err := th.dialEntity(t, "UUID2", tokenB) // authenticated, never says hello
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c
+	began := time.Now()
+	th.stop()
+	if d := time.Since(began); d > 10*time.Second {
+		t.Fatalf("shutdown took %v with two handshakes waiting for their hello", d)
+	}
 }

@@ -33,7 +33,7 @@ type Options struct {
 	// Now is the clock; tests may inject one.
 	Now func() time.Time
 	// Tick is the safety net: how often the clock is checked even when no
-	// deadline is due (default 1 s; deadlines have their own timer).
+	// deadline is due (default 200 ms; deadlines have their own timer).
 	Tick time.Duration
 	// Version is the hub build, sent to viewers so an app can offer a reload.
 	Version string
@@ -139,6 +139,11 @@ type Hub struct {
 	stopping bool           // set when Run ends: no new goroutine is tracked
 	wg       sync.WaitGroup // session and viewer goroutines
 
+	// stopCtx ends when Run stops: every agent and viewer connection
+	// closes then, known to the loop or not.
+	stopCtx  context.Context
+	stopConn context.CancelFunc
+
 	// storeErr says why the state file cannot be written, nil when it can
 	// (set by the recorder, read by /healthz and the loop).
 	storeErr atomic.Pointer[string]
@@ -153,7 +158,7 @@ func New(cfg *config.Config, o Options) *Hub {
 		o.Now = time.Now
 	}
 	if o.Tick == 0 {
-		o.Tick = time.Second
+		o.Tick = 200 * time.Millisecond
 	}
 	if o.ViewerWriteTimeout == 0 {
 		o.ViewerWriteTimeout = 10 * time.Second
@@ -202,6 +207,7 @@ func New(cfg *config.Config, o Options) *Hub {
 			PerNetwork: 5 * o.AuthFailures, Window: o.AuthWindow, Logger: o.Logger, Now: o.Now}),
 		refusals: refusalLog{window: time.Minute},
 	}
+	h.stopCtx, h.stopConn = context.WithCancel(context.Background())
 	h.cfg.Store(cfg)
 	return h
 }

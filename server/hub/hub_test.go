@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,11 +65,14 @@ func startCfg(t *testing.T, o hub.Options, extra string, logw io.Writer) *testHu
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	th := &testHub{addr: ln.Addr().String(), hub: srv.Hub()}
+	var once sync.Once
 	th.stop = func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
 	}
 	t.Cleanup(th.stop)
 	return th

@@ -100,8 +100,10 @@ func (l *loop) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-l.timer.C:
+			l.drainEvents()
 			l.judgeClock()
 		case <-safety.C:
+			l.drainEvents()
 			l.judgeClock()
 			if h.now().Sub(l.lastSave) >= h.opt.SaveEvery {
 				l.save()
@@ -125,6 +127,7 @@ func (l *loop) run(ctx context.Context) {
 				}
 			}
 			if at, ok := l.deadlines.next(); ok && !at.After(h.now()) {
+				l.drainEvents()
 				l.judgeClock()
 			}
 			if took := time.Since(start); took > 250*time.Millisecond {
@@ -133,6 +136,21 @@ func (l *loop) run(ctx context.Context) {
 		}
 		l.flush()
 		l.armTimer()
+	}
+}
+
+// drainEvents handles every event already queued, before the clock is
+// judged: a frame read before its deadline, still in the queue, must not
+// lose to it (a false Offline, then Available). Each event is cheap: the
+// loop does no per-viewer work.
+func (l *loop) drainEvents() {
+	for {
+		select {
+		case e := <-l.h.events:
+			e.handle(l)
+		default:
+			return
+		}
 	}
 }
 
@@ -159,11 +177,21 @@ func (l *loop) judgeClock() {
 	}
 }
 
+// What a deadline is counted from; each has its own timer entry, since a
+// newer sign of one kind must not push back the deadline of another (pongs
+// keep coming while reports stop).
+const (
+	watchFrame   = "frame:"   // any frame: missed pings
+	watchReport  = "report:"  // a report: reports stopped
+	watchConnect = "connect:" // a connection: no first report
+	watchRefused = "refused:" // a refusal: it expires
+)
+
 // watch schedules a judgement of entity's server one deadline after at:
 // that is when silence after this sign of life becomes a status.
-func (l *loop) watch(entity string, at time.Time) {
+func (l *loop) watch(entity, kind string, at time.Time) {
 	// A hair after the deadline: the machine judges "more than".
-	l.deadlines.set(entity, at.Add(l.h.config().Deadline()+5*time.Millisecond))
+	l.deadlines.set(kind+entity, at.Add(l.h.config().Deadline()+5*time.Millisecond))
 }
 
 // publish queues changes for the end of the round.
@@ -187,7 +215,7 @@ func (l *loop) flush() {
 	kept := l.outOrder[:0]
 	l.pub = l.pub[:0]
 	for _, id := range l.outOrder {
-		if (l.heldIDs[id] || l.inflight[id]) && !l.storeBad { // waits for its status change to be on disk
+		if l.waiting(id) {
 			kept = append(kept, id)
 			continue
 		}
@@ -220,11 +248,30 @@ func (l *loop) resetViews() {
 			views = append(views, l.encode(v))
 		}
 	}
-	for _, id := range l.outOrder { // superseded by the fresh views
+	// Views waiting for their status change to be on disk keep what viewers
+	// were last told (a change shown is a change kept); they go out after
+	// the commit. The others are superseded by the fresh views.
+	kept := l.outOrder[:0]
+	for _, id := range l.outOrder {
+		if l.waiting(id) {
+			kept = append(kept, id)
+			continue
+		}
 		delete(l.out, id)
 	}
-	l.outOrder = l.outOrder[:0]
-	l.h.changes.reset(order, views)
+	l.outOrder = kept
+	fresh := views[:0]
+	for _, v := range views {
+		if !l.waiting(v.id) || !l.h.changes.has(v.id) {
+			fresh = append(fresh, v)
+		}
+	}
+	l.h.changes.reset(order, fresh)
+}
+
+// waiting says whether id's view waits for its status change to be on disk.
+func (l *loop) waiting(id string) bool {
+	return (l.heldIDs[id] || l.inflight[id]) && !l.storeBad
 }
 
 // record hands the held status changes to the recorder when it is idle.
@@ -365,11 +412,8 @@ func (l *loop) shutdown() {
 	h.stopping = true
 	h.mu.Unlock()
 	close(h.done)
-	for v := range l.viewers {
-		v.close()
-	}
-	for _, s := range l.sessions {
-		s.close(websocket.CloseGoingAway, reasonShutdown)
-	}
+	// Every connection closes in a goroutine of its own (context.AfterFunc),
+	// so a peer that stopped reading delays nobody.
+	h.stopConn()
 	h.wg.Wait()
 }

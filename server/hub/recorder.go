@@ -75,7 +75,6 @@ func newRecorder(h *Hub, st Store) *recorder {
 		go r.history()
 	}
 	go r.commits()
-	go r.saver()
 	go r.pruner(ctx)
 	return r
 }
@@ -148,9 +147,8 @@ func (r *recorder) save(views []wire.Entity) bool {
 func (r *recorder) close() (recordJob, bool) {
 	close(r.stop)
 	close(r.jobs)
-	<-r.recorded
 	close(r.saves)
-	<-r.savesDone
+	<-r.recorded
 	if r.samples != nil {
 		close(r.samples)
 		<-r.seriesDone
@@ -168,35 +166,56 @@ func (r *recorder) close() (recordJob, bool) {
 // commits writes each job; a write that fails (a full disk) is retried
 // with backoff until it passes: nothing is lost while the loop's queue
 // holds, /healthz and the page say the state file cannot be written.
+//
+// Periodic figure saves go through the same goroutine, in small
+// transactions between commits (a commit never waits long behind a big
+// save for bbolt's single writer), and a save skips the entities a commit
+// wrote since the save was taken: an older view never overwrites a newer
+// one.
 func (r *recorder) commits() {
 	defer close(r.recorded)
-	h := r.h
-	for job := range r.jobs {
-		wait := 100 * time.Millisecond
-		for attempt := 1; ; attempt++ {
-			start := time.Now()
-			err := r.st.Record(job.changes, job.views)
-			if err == nil {
-				if took := time.Since(start); took > 100*time.Millisecond {
-					h.log.Warn("slow write of status changes to the state file", "changes", len(job.changes), "took", took)
-				}
-				if attempt > 1 {
-					h.log.Info("state file writable again: queued status changes recorded", "changes", len(job.changes), "attempts", attempt)
-				}
-				r.setStoreErr(nil)
-				break
-			}
-			h.log.Error("status changes not recorded in the state file; retrying", "changes", len(job.changes), "attempt", attempt, "retry_in", wait, "err", err)
-			r.setStoreErr(err)
-			select {
-			case <-r.stop:
-				r.unrecorded <- job
-				return
-			case <-time.After(wait):
-			}
-			wait = min(2*wait, h.opt.RetryMax)
+	defer close(r.savesDone)
+	var pending []wire.Entity // the save being written
+	newer := map[string]bool{}
+	jobs, saves := r.jobs, r.saves
+	for jobs != nil || saves != nil || len(pending) > 0 {
+		select {
+		case <-r.stop: // shutdown saves every view itself
+			pending = nil
+		default:
 		}
-		r.tell(committed{})
+		if len(pending) > 0 {
+			select {
+			case job, ok := <-jobs:
+				if !ok {
+					jobs = nil
+					continue
+				}
+				if !r.commit(job, newer) {
+					return
+				}
+			default:
+				pending = r.saveChunk(pending, newer)
+			}
+			continue
+		}
+		select {
+		case job, ok := <-jobs:
+			if !ok {
+				jobs = nil
+				continue
+			}
+			if !r.commit(job, newer) {
+				return
+			}
+		case views, ok := <-saves:
+			if !ok {
+				saves = nil
+				continue
+			}
+			pending = views
+			clear(newer)
+		}
 	}
 }
 
@@ -210,20 +229,54 @@ func (r *recorder) tell(e event) {
 	}
 }
 
-// saver writes periodic figure saves in small transactions, so that a
-// commit of status changes never waits long behind a big one for bbolt's
-// single writer.
-func (r *recorder) saver() {
-	defer close(r.savesDone)
-	for views := range r.saves {
-		for len(views) > 0 {
-			n := min(len(views), 256)
-			if err := r.st.SaveViews(views[:n]); err != nil {
-				r.h.log.Error("last known states not saved", "err", err)
+// commit writes one job, retrying until it passes; false when the hub
+// stopped meanwhile (the job is handed back for the final write).
+func (r *recorder) commit(job recordJob, newer map[string]bool) bool {
+	h := r.h
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := r.st.Record(job.changes, job.views)
+		if err == nil {
+			if took := time.Since(start); took > 100*time.Millisecond {
+				h.log.Warn("slow write of status changes to the state file", "changes", len(job.changes), "took", took)
 			}
-			views = views[n:]
+			if attempt > 1 {
+				h.log.Info("state file writable again: queued status changes recorded", "changes", len(job.changes), "attempts", attempt)
+			}
+			r.setStoreErr(nil)
+			for _, v := range job.views {
+				newer[v.ID] = true
+			}
+			r.tell(committed{})
+			return true
+		}
+		h.log.Error("status changes not recorded in the state file; retrying", "changes", len(job.changes), "attempt", attempt, "retry_in", wait, "err", err)
+		r.setStoreErr(err)
+		select {
+		case <-r.stop:
+			r.unrecorded <- job
+			return false
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, h.opt.RetryMax)
+	}
+}
+
+// saveChunk writes the next views of a periodic save (at most 256, those
+// no commit wrote since) and returns the rest.
+func (r *recorder) saveChunk(views []wire.Entity, newer map[string]bool) []wire.Entity {
+	n := min(len(views), 256)
+	chunk := make([]wire.Entity, 0, n)
+	for _, v := range views[:n] {
+		if !newer[v.ID] {
+			chunk = append(chunk, v)
 		}
 	}
+	if err := r.st.SaveViews(chunk); err != nil {
+		r.h.log.Error("last known states not saved", "err", err)
+	}
+	return views[n:]
 }
 
 // pruner applies the history retention at start and then periodically,

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -63,7 +64,9 @@ func (v *viewer) close() {
 	})
 }
 
-// revoke ends a stream whose sign-in no longer holds, saying why.
+// revoke ends a stream whose sign-in no longer holds, saying why. The
+// close frame may wait on a writer stuck on a slow peer: callers on the
+// loop run it in a goroutine.
 func (v *viewer) revoke() {
 	v.revoked.Store(true)
 	writeClose(v.conn, websocket.ClosePolicyViolation, "viewer sign-in revoked by a configuration change")
@@ -111,7 +114,14 @@ func (h *Hub) ViewerHandler() http.Handler {
 		}
 		v := newViewer(conn, viewerauth.Filter(r.Context(), h.config))
 		v.who, _ = viewerauth.FromContext(r.Context())
-		if !h.do(r.Context(), &viewerJoined{v: v}) {
+		stop := context.AfterFunc(h.stopCtx, func() {
+			writeClose(conn, websocket.CloseGoingAway, reasonShutdown)
+			v.close()
+		})
+		// Not the request's context: once queued, the join must be handled
+		// and its leave posted, or the loop keeps the viewer.
+		if !h.do(context.Background(), &viewerJoined{v: v}) {
+			stop()
 			h.wg.Done()
 			v.close()
 			return
@@ -120,6 +130,7 @@ func (h *Hub) ViewerHandler() http.Handler {
 		// go of the request.
 		go func() {
 			defer h.wg.Done()
+			defer stop()
 			defer h.post(&viewerLeft{v: v})
 			go h.readViewer(v)
 			h.writeViewer(v, d)
