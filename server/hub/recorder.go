@@ -184,37 +184,34 @@ func (r *recorder) commits() {
 			pending = nil
 		default:
 		}
+		var job recordJob
+		var ok bool
 		if len(pending) > 0 {
+			// A commit first; else the next chunk of the save.
 			select {
-			case job, ok := <-jobs:
-				if !ok {
-					jobs = nil
-					continue
-				}
-				if !r.commit(job, newer) {
-					return
-				}
+			case job, ok = <-jobs:
 			default:
 				pending = r.saveChunk(pending, newer)
+				continue
 			}
+		} else {
+			select {
+			case job, ok = <-jobs:
+			case views, sok := <-saves:
+				if !sok {
+					saves = nil
+				}
+				pending = views
+				clear(newer)
+				continue
+			}
+		}
+		if !ok {
+			jobs = nil
 			continue
 		}
-		select {
-		case job, ok := <-jobs:
-			if !ok {
-				jobs = nil
-				continue
-			}
-			if !r.commit(job, newer) {
-				return
-			}
-		case views, ok := <-saves:
-			if !ok {
-				saves = nil
-				continue
-			}
-			pending = views
-			clear(newer)
+		if !r.commit(job, newer) {
+			return
 		}
 	}
 }
