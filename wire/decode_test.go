@@ -135,10 +135,11 @@ func TestDecodeViewerRequest(t *testing.T) {
 
 func TestSummarize(t *testing.T) {
 	e := Entity{ID: "UUID1", Name: "Public", Status: StatusAvailable, Figures: Figures{Hostname: "h", UptimeSeconds: 5,
-		Partitions: []Partition{{Total: 100, Used: 40}, {Total: 200, Used: 150}, {Total: 0}},
+		// The second keeps 10 bytes in reserve: df counts 150 of 190, 79 %.
+		Partitions: []Partition{{Total: 100, Used: 40, Free: 60}, {Total: 200, Used: 150, Free: 40}, {Total: 0}},
 		Repository: &Repository{ImagesTotal: 3}}}
 	s := Summarize(e)
-	if !s.Summary || s.FullestPct == nil || *s.FullestPct != 75 || s.Hostname != "" || s.Partitions != nil || s.Repository != nil || s.Status != StatusAvailable {
+	if !s.Summary || s.FullestPct == nil || *s.FullestPct != 79 || s.Hostname != "" || s.Partitions != nil || s.Repository != nil || s.Status != StatusAvailable {
 		t.Fatalf("summary: %+v", s)
 	}
 	if Summarize(Entity{ID: "x"}).FullestPct != nil {
@@ -147,11 +148,32 @@ func TestSummarize(t *testing.T) {
 	// A report that only moves figures leaves the summary unchanged.
 	e2 := e
 	e2.UptimeSeconds = 10
-	e2.Partitions = []Partition{{Total: 100, Used: 41}, {Total: 200, Used: 150}}
+	e2.Partitions = []Partition{{Total: 100, Used: 41, Free: 59}, {Total: 200, Used: 150, Free: 40}}
 	a, _ := json.Marshal(Summarize(e))
 	b, _ := json.Marshal(Summarize(e2))
 	if string(a) != string(b) {
 		t.Fatalf("summary moved with figures:\n%s\n%s", a, b)
+	}
+}
+
+func TestPartitionUsedPercentIsDfs(t *testing.T) {
+	cases := []struct {
+		p        Partition
+		pct      int
+		ok       bool
+		reserved uint64
+	}{
+		{Partition{Total: 1000, Used: 150, Free: 800}, 16, true, 50}, // 150/950 = 15.8 %: df rounds up
+		{Partition{Total: 1000, Used: 500, Free: 500}, 50, true, 0},
+		{Partition{Total: 1000, Used: 0, Free: 950}, 0, true, 50},
+		{Partition{Total: 1000, Used: 950, Free: 0}, 100, true, 50}, // full for users, root's reserve left
+		{Partition{Total: 0}, 0, false, 0},
+	}
+	for _, c := range cases {
+		pct, ok := c.p.UsedPercent()
+		if pct != c.pct || ok != c.ok || c.p.Reserved() != c.reserved {
+			t.Errorf("%+v: %d %v reserved %d, want %d %v reserved %d", c.p, pct, ok, c.p.Reserved(), c.pct, c.ok, c.reserved)
+		}
 	}
 }
 

@@ -94,6 +94,26 @@ type Partition struct {
 	Main bool `json:"main"`
 }
 
+// UsedPercent is the share of the partition in use as df counts it: used
+// over what users can have (used + available), rounded up, so that the
+// space reserved for root does not hide a full disk. False when unknown.
+func (p Partition) UsedPercent() (int, bool) {
+	avail := p.Used + p.Free
+	if avail == 0 {
+		return 0, false
+	}
+	return int((p.Used*100 + avail - 1) / avail), true
+}
+
+// Reserved is the space neither used nor available to users (root's
+// reserve on ext4, file-system overhead).
+func (p Partition) Reserved() uint64 {
+	if p.Used+p.Free >= p.Total {
+		return 0
+	}
+	return p.Total - p.Used - p.Free
+}
+
 // Memory in bytes.
 type Memory struct {
 	Total     uint64 `json:"total_bytes"`
@@ -209,6 +229,24 @@ type Entity struct {
 	// DiskForecast says when the repository partition will be full at the
 	// trend of the last 7 days (hub-computed from the figure history).
 	DiskForecast *DiskForecast `json:"disk_forecast,omitempty"`
+	// Alerts are the alerts firing for the entity (sent to the configured
+	// webhooks and e-mail), oldest first.
+	Alerts []EntityAlert `json:"alerts,omitempty"`
+}
+
+// Alert kinds: the condition an alert is about.
+const (
+	AlertStatus   = "status"   // Offline or Connection error for longer than its delay
+	AlertDisk     = "disk"     // a partition fuller than the threshold
+	AlertForecast = "forecast" // the repository partition forecast to fill soon
+)
+
+// EntityAlert is one alert firing for an entity.
+type EntityAlert struct {
+	Kind string `json:"kind"`
+	// Since is when the condition began; FiredAt when the alert was sent.
+	Since   time.Time `json:"since"`
+	FiredAt time.Time `json:"fired_at"`
 }
 
 // SourceMedulla names figures read from Medulla's MariaDB databases.
@@ -258,13 +296,12 @@ type ActivityLine struct {
 // not with every report, so summaries cost viewers almost nothing.
 func Summarize(e Entity) Entity {
 	s := Entity{ID: e.ID, Name: e.Name, Parent: e.Parent, Path: e.Path, Status: e.Status, Reason: e.Reason,
-		Since: e.Since, Stale: e.Stale, Summary: true, ServedBy: e.ServedBy, ServedByEntity: e.ServedByEntity, Inherited: e.Inherited}
+		Since: e.Since, Stale: e.Stale, Summary: true, ServedBy: e.ServedBy, ServedByEntity: e.ServedByEntity, Inherited: e.Inherited,
+		Alerts: e.Alerts}
 	best := -1
 	for _, p := range e.Partitions {
-		if p.Total > 0 {
-			if pct := int(p.Used * 100 / p.Total); pct > best {
-				best, s.FullestMount = pct, p.Mountpoint
-			}
+		if pct, ok := p.UsedPercent(); ok && pct > best {
+			best, s.FullestMount = pct, p.Mountpoint
 		}
 	}
 	if best >= 0 {

@@ -42,7 +42,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("a duration is a string such as \"5s\": %w", err)
 	}
-	v, err := time.ParseDuration(s)
+	v, err := parseDays(s)
 	if err != nil {
 		return err
 	}
@@ -83,6 +83,12 @@ type File struct {
 	History *History `json:"history,omitempty"`
 	// Limits bound what one source address may hold open.
 	Limits *Limits `json:"limits,omitempty"`
+	// Alerts tell people (webhooks, e-mail) when a server is down or its
+	// disk fills up.
+	Alerts *Alerts `json:"alerts,omitempty"`
+	// PublicBadges serves the status badges without viewer authentication
+	// (they show one word and a colour).
+	PublicBadges bool `json:"public_badges,omitempty"`
 }
 
 // History is the retention of recorded status changes: older changes, and
@@ -479,6 +485,11 @@ func (f File) checkSecurity() error {
 	}
 	if l := f.Limits; l != nil && (l.ConnectionsPerAddress < 0 || l.HandshakesPerAddress < 0 || l.Handshakes < 0) {
 		return errors.New("limits: values must not be negative")
+	}
+	if a := f.Alerts; a != nil {
+		if err := a.check(); err != nil {
+			return err
+		}
 	}
 	if v := f.Viewers; v != nil && v.SessionLifetime < 0 {
 		return errors.New("viewers.session_lifetime must not be negative")

@@ -197,6 +197,17 @@ func (e *medullaLoaded) handle(l *loop) {
 	e.finish()
 }
 
+// alertsChanged: the alerts firing changed (the alert engine).
+type alertsChanged struct {
+	reply
+	alerts map[string][]wire.EntityAlert
+}
+
+func (e *alertsChanged) handle(l *loop) {
+	l.publish(l.m.SetAlerts(e.alerts, l.h.now()))
+	e.finish()
+}
+
 // entitiesQuery and entityQuery answer the REST API.
 type entitiesQuery struct {
 	reply

@@ -252,6 +252,15 @@ func (h *Hub) SetMedulla(ctx context.Context, figs map[string]*wire.Medulla) err
 	return nil
 }
 
+// SetAlerts publishes the alerts firing, by entity (every entity's; one
+// missing has none).
+func (h *Hub) SetAlerts(ctx context.Context, alerts map[string][]wire.EntityAlert) error {
+	if !h.do(ctx, &alertsChanged{alerts: alerts}) {
+		return errStopped(ctx)
+	}
+	return nil
+}
+
 // Entities returns every entity's current view (without image lists).
 func (h *Hub) Entities(ctx context.Context) ([]wire.Entity, error) {
 	q := &entitiesQuery{}

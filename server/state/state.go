@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -68,6 +69,8 @@ type Machine struct {
 	// forecasts by linked entity (the server's), shown on every entity it
 	// serves.
 	forecasts map[string]*wire.DiskForecast
+	// alerts firing, by entity (the alert engine's).
+	alerts map[string][]wire.EntityAlert
 
 	restoredUntil time.Time
 	transitions   []Transition
@@ -181,6 +184,23 @@ func sameForecast(a, b *wire.DiskForecast) bool {
 		return false
 	}
 	return a.DaysLeft == nil || math.Abs(*a.DaysLeft-*b.DaysLeft) < 0.25
+}
+
+// SetAlerts replaces the alerts firing, by entity; only the entities whose
+// alerts changed are returned.
+func (m *Machine) SetAlerts(a map[string][]wire.EntityAlert, now time.Time) []wire.Entity {
+	m.alerts = a
+	var changed []wire.Entity
+	for _, e := range m.cfg.Entities {
+		old := m.views[e.ID]
+		if slices.Equal(old.Alerts, a[e.ID]) {
+			continue
+		}
+		v := m.build(e.ID, now, old)
+		m.views[e.ID] = v
+		changed = append(changed, v)
+	}
+	return changed
 }
 
 func (m *Machine) SetMedulla(figs map[string]*wire.Medulla, now time.Time) []wire.Entity {
@@ -424,6 +444,7 @@ func (m *Machine) build(id string, now time.Time, old wire.Entity) wire.Entity {
 	}
 	v.Reason = clipReason(v.Reason)
 	v.Medulla = m.medulla[id]
+	v.Alerts = m.alerts[id]
 	if v.ServedByEntity != "" {
 		v.DiskForecast = m.forecasts[v.ServedByEntity]
 	}

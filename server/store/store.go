@@ -73,6 +73,7 @@ var (
 	bucketViews    = []byte("views")
 	bucketHistory  = []byte("history")
 	bucketSessions = []byte("sessions")
+	bucketAlerts   = []byte("alerts")
 	keySchema      = []byte("schema")
 )
 
@@ -239,7 +240,7 @@ func (s *Store) init() (err error) {
 		case string(v) != schemaVersion:
 			return corrupt(s.path, fmt.Errorf("schema %q, this hub reads schema %s", v, schemaVersion))
 		}
-		for _, name := range [][]byte{bucketViews, bucketHistory, bucketSessions} {
+		for _, name := range [][]byte{bucketViews, bucketHistory, bucketSessions, bucketAlerts} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}

@@ -1,0 +1,51 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+
+	"imagingstatus/wire"
+)
+
+// WatchSummaries calls fn with every entity's summary (snapshot true: all
+// of them, after a start or a reload) and then with the summaries that
+// changed (status, reason, fullest disk, near forecast, alerts), until ctx
+// ends or the hub stops. Summaries are published after their status
+// change is committed to the state file, so what fn sees is what the hub
+// keeps. fn runs on the caller's goroutine, never on the loop: a slow fn
+// only delays itself (it then receives each entity's newest summary).
+func (h *Hub) WatchSummaries(ctx context.Context, fn func(snapshot bool, views []wire.Entity)) error {
+	sub := h.changes.register(detail{})
+	defer h.changes.unregister(sub)
+	var (
+		cur   cursor
+		items []viewItem
+		seen  = make(map[string]int)
+		views []wire.Entity
+	)
+	for {
+		rv := h.changes.read(&cur, detail{}, items, seen)
+		items = rv.items
+		views = views[:0]
+		for _, it := range rv.items {
+			var e wire.Entity
+			if err := json.Unmarshal(it.bytes, &e); err != nil {
+				// The hub encoded it: a failure is a bug, not input.
+				h.log.Error("summary not decoded for the alerts", "entity", it.id, "err", err)
+				continue
+			}
+			views = append(views, e)
+		}
+		if rv.snapshot || len(views) > 0 {
+			fn(rv.snapshot, views)
+		}
+		select {
+		case <-sub.wake:
+		case <-sub.wakeSum:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-h.done:
+			return errStopped(ctx)
+		}
+	}
+}
