@@ -14,10 +14,12 @@ import (
 	"regexp"
 	"time"
 
+	"imagingstatus/server/alert"
 	"imagingstatus/server/api"
 	"imagingstatus/server/config"
 	"imagingstatus/server/connlimit"
 	"imagingstatus/server/hub"
+	"imagingstatus/server/metrics"
 	"imagingstatus/server/viewerauth"
 	"imagingstatus/server/webapp"
 	"imagingstatus/wire"
@@ -39,15 +41,22 @@ type Options struct {
 	// Static replaces the embedded web files served at the root
 	// (robots.txt); nil: the embedded ones.
 	Static fs.FS
+	// Alerts tune the alert engine (its Store is the hub's state file when
+	// that keeps alerts).
+	Alerts alert.Options
 }
 
 // Server is a hub process.
 type Server struct {
-	cfg   *config.Config
-	opt   Options
-	hub   *hub.Hub
-	hosts *hostGuard
-	http  *http.Server
+	cfg    *config.Config
+	opt    Options
+	hub    *hub.Hub
+	alerts *alert.Engine
+	// startErr is why the server cannot start (an unreadable alert
+	// secret): Serve returns it.
+	startErr error
+	hosts    *hostGuard
+	http     *http.Server
 }
 
 // New builds a hub process for a configuration.
@@ -66,8 +75,18 @@ func New(cfg *config.Config, o Options) *Server {
 	o.Hub.Refresh = func(who viewerauth.Identity) (viewerauth.Identity, bool) { return auth.Refresh(who) }
 	h := hub.New(cfg, o.Hub)
 	auth = viewerauth.NewWithOptions(viewerauth.Options{Config: h.Config, Secure: cfg.Source.TLS != nil, Sessions: o.Sessions, Logger: o.Logger})
+	ao := o.Alerts
+	ao.Logger, ao.Version = o.Logger, o.Hub.Version
+	if st, ok := o.Hub.Store.(alert.StateStore); ok {
+		ao.Store = st
+	}
+	alerts, startErr := alert.New(h, ao)
 	mux := http.NewServeMux()
 	api.Register(mux, h, o.Logger, auth.Protect)
+	if alerts != nil {
+		api.RegisterAlerts(mux, h.Config, alerts.Status, auth.Protect)
+		mux.Handle("GET /metrics", auth.Protect(metrics.Handler(h, alerts, o.Logger)))
+	}
 	mux.Handle("GET "+wire.AgentPath, h.AgentHandler()) // agents carry their own token
 	mux.Handle("GET "+wire.ViewerPath, auth.Protect(h.ViewerHandler()))
 	mux.Handle("GET /login", auth.Login())
@@ -82,10 +101,12 @@ func New(cfg *config.Config, o Options) *Server {
 	}
 	hosts := newHostGuard(h.Config)
 	return &Server{
-		cfg:   cfg,
-		opt:   o,
-		hub:   h,
-		hosts: hosts,
+		cfg:      cfg,
+		opt:      o,
+		hub:      h,
+		alerts:   alerts,
+		startErr: startErr,
+		hosts:    hosts,
 		http: &http.Server{
 			Handler:           hosts.wrap(securityHeaders(mux, cfg.Source.TLS != nil)),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -105,12 +126,18 @@ func (s *Server) Hub() *hub.Hub { return s.hub }
 // Serve runs the hub on ln until ctx ends, then shuts down gracefully: HTTP
 // requests finish, agents and viewers get a close frame.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.startErr != nil {
+		ln.Close()
+		return s.startErr
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.hosts.setListener(ln.Addr())
 	ln = connlimit.New(ln, s.cfg.ConnLimits().ConnectionsPerAddress, s.opt.Logger)
 	hubDone := make(chan error, 1)
 	go func() { hubDone <- s.hub.Run(ctx) }()
+	alertsDone := make(chan struct{})
+	go func() { defer close(alertsDone); _ = s.alerts.Run(ctx) }()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Serve(ln) }()
 
@@ -128,6 +155,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	cancel()
 	<-hubDone
+	<-alertsDone
 	if err == nil {
 		select {
 		case e := <-httpDone:

@@ -13,12 +13,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
 	"imagingstatus/server"
+	"imagingstatus/server/alert"
 	"imagingstatus/server/config"
 	"imagingstatus/server/link"
 	"imagingstatus/server/medulla"
@@ -36,6 +38,7 @@ Usage:
   imaging-hub ready --hub URL --entity ID           exit 0 when the entity is available
   imaging-hub medulla check [--config FILE] [--dsn-imaging DSN --dsn-glpi DSN] [--password-file FILE]
                                                     read Medulla's databases once, print the entities as JSON
+  imaging-hub alert test --config FILE             send a test message to every alert target; exit 1 naming those that fail
   imaging-hub version
 `
 
@@ -58,6 +61,12 @@ func main() {
 			os.Exit(2)
 		}
 		err = medullaCheck(os.Args[3:])
+	case "alert":
+		if len(os.Args) < 3 || os.Args[2] != "test" {
+			fmt.Fprint(os.Stderr, usage)
+			os.Exit(2)
+		}
+		err = alertTest(os.Args[3:], os.Stdout)
 	case "version":
 		fmt.Println(version)
 	case "-h", "--help", "help":
@@ -140,6 +149,39 @@ func serve(args []string) error {
 	defer signal.Stop(hup)
 	go config.NewReloader(*cfgPath, cfg, target, log).Run(ctx, hup)
 	return srv.ListenAndServe(ctx, *listen)
+}
+
+// alertTest sends a test message to every alert target of the file.
+func alertTest(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("alert test", flag.ExitOnError)
+	cfgPath := fs.String("config", "", "hub configuration file whose \"alerts\" targets to test")
+	_ = fs.Parse(args)
+	if *cfgPath == "" {
+		return errors.New("alert test needs --config FILE")
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	results, err := alert.SendTest(ctx, cfg, alert.Options{Version: version})
+	if err != nil {
+		return err
+	}
+	var failed []string
+	for _, r := range results {
+		if r.Err != nil {
+			failed = append(failed, r.Target)
+			fmt.Fprintf(out, "FAIL %s (%s): %v\n", r.Target, r.Kind, r.Err)
+			continue
+		}
+		fmt.Fprintf(out, "ok   %s (%s)\n", r.Target, r.Kind)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("alert targets failing: %s", strings.Join(failed, ", "))
+	}
+	return nil
 }
 
 func medullaCheck(args []string) error {

@@ -118,9 +118,16 @@ type queue struct {
 
 type worker struct {
 	t      target
-	jobs   chan delivery
+	jobs   chan job
 	cancel context.CancelFunc
 	done   chan struct{}
+}
+
+// job is one attempt handed to a worker, with the hub's address of the
+// moment (links in the message).
+type job struct {
+	d    delivery
+	base string
 }
 
 type result struct {
@@ -234,13 +241,13 @@ func (e *Engine) queue(name string) *queue {
 }
 
 // Status is the engine's state for viewers allowed to see entity ids for
-// which allowed is true.
+// which allowed is true (nil: every entity).
 func (e *Engine) Status(allowed func(string) bool) Status {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := Status{Configured: e.status.Configured, Targets: slices.Clone(e.status.Targets), Firing: []Firing{}}
 	for _, f := range e.status.Firing {
-		if allowed(f.Entity) {
+		if allowed == nil || allowed(f.Entity) {
 			out.Firing = append(out.Firing, f)
 		}
 	}
@@ -386,7 +393,7 @@ func (e *Engine) apply(a *config.Alerts) {
 	for _, t := range ts {
 		keep[t.name()] = true
 		ctx, cancel := context.WithCancel(context.Background())
-		w := &worker{t: t, jobs: make(chan delivery, 1), cancel: cancel, done: make(chan struct{})}
+		w := &worker{t: t, jobs: make(chan job, 1), cancel: cancel, done: make(chan struct{})}
 		e.workers[t.name()] = w
 		go e.work(ctx, w)
 		if e.targets[t.name()] == nil {
@@ -417,11 +424,11 @@ func (e *Engine) work(ctx context.Context, w *worker) {
 	defer close(w.done)
 	for {
 		select {
-		case d := <-w.jobs:
+		case j := <-w.jobs:
 			start := time.Now()
-			err := w.t.send(ctx, d.Message, e.base)
+			err := w.t.send(ctx, j.d.Message, j.base)
 			select {
-			case e.results <- result{w: w, id: d.ID, err: err, took: time.Since(start)}:
+			case e.results <- result{w: w, id: j.d.ID, err: err, took: time.Since(start)}:
 			case <-ctx.Done():
 				return
 			}
@@ -454,7 +461,7 @@ func (e *Engine) dispatch() {
 			continue
 		}
 		q.busy = true
-		w.jobs <- q.items[0] // the worker is idle: its buffer is free
+		w.jobs <- job{q.items[0], e.base} // the worker is idle: its buffer is free
 	}
 }
 

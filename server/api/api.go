@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"imagingstatus/server/alert"
 	"imagingstatus/server/config"
 	"imagingstatus/server/history"
 	"imagingstatus/server/store"
@@ -29,6 +30,8 @@ type Source interface {
 	Health() error
 	// Series is an entity's figure history over [from, to], oldest first.
 	Series(entity, figure string, from, to time.Time) ([]wire.Point, error)
+	// Summary is an entity's newest summary, read without the hub's loop.
+	Summary(id string) (wire.Entity, bool)
 }
 
 // Windows of the uptime and series endpoints.
@@ -171,6 +174,15 @@ func Register(mux *http.ServeMux, src Source, log *slog.Logger, protect func(htt
 		}
 		writeJSON(w, code, Readiness{ID: e.ID, Ready: code == http.StatusOK, Status: e.Status, Reason: e.Reason})
 	})
+	badge := badgeHandler(src)
+	protectedBadge := protect(badge)
+	mux.HandleFunc("GET /api/v1/entities/{id}/badge.svg", func(w http.ResponseWriter, r *http.Request) {
+		if src.Config().Source.PublicBadges {
+			badge(w, r)
+			return
+		}
+		protectedBadge.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
@@ -181,6 +193,14 @@ func Register(mux *http.ServeMux, src Source, log *slog.Logger, protect func(htt
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+}
+
+// RegisterAlerts adds GET /api/v1/alerts: the last result per alert target
+// and the alerts firing within the viewer's scope.
+func RegisterAlerts(mux *http.ServeMux, cfg func() *config.Config, status func(allowed func(string) bool) alert.Status, protect func(http.Handler) http.Handler) {
+	mux.Handle("GET /api/v1/alerts", protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, status(viewerauth.Filter(r.Context(), cfg)))
+	})))
 }
 
 func lookup(w http.ResponseWriter, r *http.Request, src Source, log *slog.Logger) (wire.Entity, bool) {

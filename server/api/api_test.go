@@ -111,6 +111,12 @@ func (s *fakeSource) Series(entity, figure string, from, to time.Time) ([]wire.P
 	return []wire.Point{{T: to.Add(-time.Hour), V: 1}, {T: to, V: 2}}, nil
 }
 
+// Summary is the view, reduced as the hub's summaries are.
+func (s *fakeSource) Summary(id string) (wire.Entity, bool) {
+	e, ok := s.views[id]
+	return wire.Summarize(e), ok
+}
+
 func (s *fakeSource) Config() *config.Config { return s.cfg }
 func (s *fakeSource) Health() error          { return s.health }
 

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 // changeLog is the fan-out: the loop publishes each change once, encoded
@@ -32,6 +33,11 @@ type changeLog struct {
 	subs    map[*logSub]struct{}
 	allSubs map[*logSub]struct{}
 	byID    map[string]map[*logSub]struct{}
+
+	// skipped counts views a reader never sent because a newer view of the
+	// same entity replaced them first (a slow viewer gets the newest state,
+	// not every state); resyncs counts readers fallen behind a ring.
+	skipped, resyncs atomic.Uint64
 }
 
 // ring holds the newest len(entries) entries; entry seq is at
@@ -318,6 +324,7 @@ func (c *changeLog) readRing(r *ring, from uint64, items []viewItem, seen map[st
 		return lv.summary
 	}
 	if r.behind(from) {
+		c.resyncs.Add(1)
 		for _, id := range c.order {
 			if lv := c.latest[id]; lv != nil && seqOf(lv) >= from {
 				items = append(items, viewItem{id: id, bytes: pick(lv), full: full})
@@ -333,6 +340,7 @@ func (c *changeLog) readRing(r *ring, from uint64, items []viewItem, seen map[st
 			b = e.full
 		}
 		if i, ok := seen[e.id]; ok {
+			c.skipped.Add(1)
 			items[i].bytes = b
 			continue
 		}

@@ -147,6 +147,8 @@ type Hub struct {
 	// storeErr says why the state file cannot be written, nil when it can
 	// (set by the recorder, read by /healthz and the loop).
 	storeErr atomic.Pointer[string]
+
+	stats stats
 }
 
 // New builds a hub for a configuration.

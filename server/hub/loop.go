@@ -96,6 +96,7 @@ func (l *loop) run(ctx context.Context) {
 	defer safety.Stop()
 	l.armTimer()
 	for {
+		var roundStart time.Time
 		select {
 		case <-ctx.Done():
 			return
@@ -113,6 +114,7 @@ func (l *loop) run(ctx context.Context) {
 			}
 		case e := <-h.events:
 			start := time.Now()
+			roundStart = start
 			e.handle(l)
 			// Take what else is queued before persisting and publishing, so
 			// a burst costs one commit and one log entry per entity; judge
@@ -136,6 +138,11 @@ func (l *loop) run(ctx context.Context) {
 		}
 		l.flush()
 		l.armTimer()
+		if !roundStart.IsZero() {
+			h.stats.observeRound(time.Since(roundStart))
+		}
+		h.stats.agents.Store(int64(len(l.sessions)))
+		h.stats.viewers.Store(int64(len(l.viewers)))
 	}
 }
 

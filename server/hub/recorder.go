@@ -98,6 +98,7 @@ func (r *recorder) history() {
 	disks := map[string]serverDisk{}
 	for b := range r.samples {
 		if err := r.series.AppendSamples(b.samples); err != nil {
+			h.stats.stateErrors.Add(1)
 			h.log.Error("figure samples not recorded", "samples", len(b.samples), "err", err)
 		}
 		for id, d := range b.servers {
@@ -248,6 +249,7 @@ func (r *recorder) commit(job recordJob, newer map[string]bool) bool {
 			r.tell(committed{})
 			return true
 		}
+		h.stats.stateErrors.Add(1)
 		h.log.Error("status changes not recorded in the state file; retrying", "changes", len(job.changes), "attempt", attempt, "retry_in", wait, "err", err)
 		r.setStoreErr(err)
 		select {
@@ -271,6 +273,7 @@ func (r *recorder) saveChunk(views []wire.Entity, newer map[string]bool) []wire.
 		}
 	}
 	if err := r.st.SaveViews(chunk); err != nil {
+		r.h.stats.stateErrors.Add(1)
 		r.h.log.Error("last known states not saved", "err", err)
 	}
 	return views[n:]

@@ -322,6 +322,7 @@ func (w *viewerWriter) write(head []byte, items [][]byte, tail []byte) {
 	}()
 	if err != nil {
 		if !w.v.revoked.Load() {
+			w.h.stats.viewerDrops.Add(1)
 			w.h.log.Info("viewer dropped", "reason", err.Error())
 		}
 		w.ok = false

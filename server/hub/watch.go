@@ -49,3 +49,20 @@ func (h *Hub) WatchSummaries(ctx context.Context, fn func(snapshot bool, views [
 		}
 	}
 }
+
+// Summary returns an entity's newest summary without asking the loop (a
+// badge, which may be public, costs the loop nothing).
+func (h *Hub) Summary(id string) (wire.Entity, bool) {
+	h.changes.mu.RLock()
+	lv := h.changes.latest[id]
+	var b []byte
+	if lv != nil {
+		b = lv.summary
+	}
+	h.changes.mu.RUnlock()
+	var e wire.Entity
+	if b == nil || json.Unmarshal(b, &e) != nil {
+		return wire.Entity{}, false
+	}
+	return e, true
+}
