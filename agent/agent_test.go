@@ -7,9 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"imagingstatus/agent/repo/repotest"
 )
 
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The polling fallback: what the collector does when it cannot watch.
 func TestCollectRescansOnlyWhenNeeded(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "imaging")
 	old := time.Now().Add(-3 * time.Hour) // nothing "just written": no forced re-read
@@ -20,6 +25,7 @@ func TestCollectRescansOnlyWhenNeeded(t *testing.T) {
 	touchOld(filepath.Join(root, "masters"))
 	clock := time.Now()
 	c := NewCollector(root, nil)
+	c.Watch = false
 	c.now = func() time.Time { return clock }
 	ctx := context.Background()
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ type Options struct {
 	Interval         time.Duration
 	AgentDuration    time.Duration
 	AgentImages      int
+	AgentSkipEmpty   bool // skip the second agent run, on an empty repository
 	Browser          bool
 	Chromium         string
 	WasmDir          string
@@ -77,14 +79,16 @@ type Machine struct {
 
 // Results of a run, written as JSON.
 type Results struct {
-	Date      time.Time        `json:"date"`
-	Command   string           `json:"command"`
-	Machine   Machine          `json:"machine"`
-	Capacity  []CapacityResult `json:"capacity"`
-	Agent     *AgentResult     `json:"agent,omitempty"`
-	ScanBench []BenchLine      `json:"scan_bench,omitempty"`
-	Browser   *BrowserResult   `json:"browser,omitempty"`
-	Seconds   float64          `json:"seconds"`
+	Date     time.Time        `json:"date"`
+	Command  string           `json:"command"`
+	Machine  Machine          `json:"machine"`
+	Capacity []CapacityResult `json:"capacity"`
+	Agent    *AgentResult     `json:"agent,omitempty"`
+	// AgentEmpty is the same run on an empty repository.
+	AgentEmpty *AgentResult   `json:"agent_empty,omitempty"`
+	ScanBench  []BenchLine    `json:"scan_bench,omitempty"`
+	Browser    *BrowserResult `json:"browser,omitempty"`
+	Seconds    float64        `json:"seconds"`
 }
 
 // machine describes this machine through gopsutil.
@@ -150,6 +154,12 @@ func Run(ctx context.Context, o Options, stdout io.Writer) error {
 		r := RunAgentFootprint(ctx, AgentConfig{HubBin: o.HubBin, AgentBin: o.AgentBin, Dir: work,
 			Duration: o.AgentDuration, Images: o.AgentImages, Interval: o.Interval, Log: o.Log})
 		res.Agent = &r
+	}
+	if o.AgentDuration > 0 && !o.AgentSkipEmpty && o.AgentImages != 0 && ctx.Err() == nil {
+		fmt.Fprintf(o.Log, "agent footprint: %v with an empty repository\n", o.AgentDuration)
+		r := RunAgentFootprint(ctx, AgentConfig{HubBin: o.HubBin, AgentBin: o.AgentBin, Dir: filepath.Join(work, "empty"),
+			Duration: o.AgentDuration, Images: 0, Interval: o.Interval, Log: o.Log})
+		res.AgentEmpty = &r
 	}
 	if o.ScanBenchFile != "" {
 		if b, err := os.ReadFile(o.ScanBenchFile); err == nil {

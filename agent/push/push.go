@@ -43,8 +43,9 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 }
 
-// Collect makes one report; it is called from the push loop's goroutine only.
-type Collect func(ctx context.Context) wire.Report
+// Collect makes one report; it is called from the push loop's goroutine
+// only, and what it returns is used before the next call.
+type Collect func(ctx context.Context) Collected
 
 // EndpointURL turns the hub base URL into the agent WebSocket URL.
 func EndpointURL(hub string) (string, error) {
@@ -244,19 +245,27 @@ func session(ctx context.Context, cfg Config, endpoint string, collect Collect, 
 	}()
 
 	var sentGen uint64
+	var enc Encoder
 	send := func() error {
-		r := Fit(collect(ctx))
-		if repo := r.Repository; repo != nil {
-			// The image list goes only when it changed on this connection.
-			if repo.Generation == sentGen && sentGen != 0 {
-				cp := *repo
-				cp.Images, cp.ImagesOmitted = nil, true
-				r.Repository = &cp
-			} else {
-				sentGen = repo.Generation
-			}
+		c := collect(ctx)
+		c.Report = Fit(c.Report)
+		// The image list goes only when it changed on this connection.
+		omit := false
+		if repo := c.Repository; repo != nil {
+			omit = repo.Generation == sentGen && sentGen != 0
+			sentGen = repo.Generation
 		}
-		return writeJSON(conn, r, cfg.Interval)
+		_ = conn.SetWriteDeadline(time.Now().Add(cfg.Interval))
+		// Streamed into the frame: no buffer holds the whole report.
+		w, err := conn.NextWriter(websocket.TextMessage)
+		if err != nil {
+			return err
+		}
+		if err := enc.Encode(w, c, omit); err != nil {
+			_ = w.Close()
+			return err
+		}
+		return w.Close()
 	}
 	// A refused hello shows up as a failed write: the hub's close frame,
 	// read by the reader, says why, and that is what the log must tell.

@@ -74,7 +74,8 @@ type fakeHub struct {
 	auth    []string
 	frames  []map[string]any
 	conns   []*websocket.Conn
-	closing []int // close codes received
+	closing []int    // close codes received
+	bad     []string // reports the hub's decoder refuses
 }
 
 func (f *fakeHub) handler(t *testing.T) http.Handler {
@@ -102,8 +103,15 @@ func (f *fakeHub) handler(t *testing.T) http.Handler {
 			}
 			var m map[string]any
 			_ = json.Unmarshal(b, &m)
+			var bad error
+			if m["type"] == wire.TypeReport {
+				_, bad = wire.DecodeReport(b)
+			}
 			f.mu.Lock()
 			f.frames = append(f.frames, m)
+			if bad != nil {
+				f.bad = append(f.bad, bad.Error())
+			}
 			f.mu.Unlock()
 		}
 	})
@@ -117,7 +125,7 @@ func (f *fakeHub) snapshot() (auth []string, frames []map[string]any, closing []
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second) // generous: the machine may be busy
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -133,10 +141,18 @@ func TestPushLoop(t *testing.T) {
 
 	gen := uint64(1)
 	var genMu sync.Mutex
-	collect := func(context.Context) wire.Report {
+	// The list comes as a sequence, as the collector gives it: streamed.
+	images := func(yield func(*wire.Image) bool) {
+		im := wire.Image{UUID: "u", Title: "<t>", State: wire.ImageComplete, Created: time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC)}
+		if yield(&im) {
+			im.UUID, im.State = "v", wire.ImageInvalid
+			yield(&im)
+		}
+	}
+	collect := func(context.Context) Collected {
 		genMu.Lock()
 		defer genMu.Unlock()
-		return wire.Report{Type: wire.TypeReport, Figures: wire.Figures{Repository: &wire.Repository{Generation: gen, Images: []wire.Image{{UUID: "u", State: wire.ImageComplete}}, ImagesTotal: 1, ImagesComplete: 1}}}
+		return Collected{Report: wire.Report{Type: wire.TypeReport, Figures: wire.Figures{Repository: &wire.Repository{Root: "/r", Generation: gen, ImagesTotal: 2, ImagesComplete: 1, ImagesInvalid: 1}}}, Images: images}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -155,8 +171,8 @@ func TestPushLoop(t *testing.T) {
 		t.Fatalf("hello: %v", frames[0])
 	}
 	repo := func(m map[string]any) map[string]any { return m["repository"].(map[string]any) }
-	if _, ok := repo(frames[1])["images"]; !ok {
-		t.Fatal("first report lacks the image list")
+	if l, _ := repo(frames[1])["images"].([]any); len(l) != 2 || l[1].(map[string]any)["uuid"] != "v" {
+		t.Fatalf("first report's image list: %v", repo(frames[1])["images"])
 	}
 	if repo(frames[2])["images_omitted"] != true || repo(frames[2])["images"] != nil {
 		t.Fatalf("unchanged list was sent again: %v", repo(frames[2]))
@@ -190,6 +206,11 @@ func TestPushLoop(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+	f.mu.Lock()
+	if len(f.bad) > 0 {
+		t.Errorf("reports the hub refuses: %v", f.bad)
+	}
+	f.mu.Unlock()
 	waitFor(t, "a clean close frame", func() bool {
 		_, _, cl := f.snapshot()
 		return len(cl) == 1 && cl[0] == websocket.CloseNormalClosure
@@ -377,7 +398,7 @@ func TestRunWarnsOfCleartextHub(t *testing.T) {
 			rec := &recorder{}
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
-			if err := Run(ctx, Config{Hub: c.hub, Token: "t", Entity: "UUID1", Logger: slog.New(rec)}, func(context.Context) wire.Report { return wire.Report{} }); err != nil {
+			if err := Run(ctx, Config{Hub: c.hub, Token: "t", Entity: "UUID1", Logger: slog.New(rec)}, func(context.Context) Collected { return Collected{} }); err != nil {
 				t.Fatal(err)
 			}
 			w := rec.warnings()
@@ -423,7 +444,7 @@ func TestUpgradeNamesEntity(t *testing.T) {
 	go func() {
 		done <- Run(ctx, Config{Hub: srv.URL, Token: "s3cret", Entity: "UUID7", Interval: time.Second,
 			MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, func(context.Context) wire.Report { return wire.Report{Type: wire.TypeReport} })
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, func(context.Context) Collected { return Collected{Report: wire.Report{Type: wire.TypeReport}} })
 	}()
 	var s seen
 	select {
@@ -553,7 +574,7 @@ func TestRefusal(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Config{Hub: srv.URL, Token: "wrong", Entity: "UUID7", MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
-			Logger: slog.New(rec)}, func(context.Context) wire.Report { return wire.Report{} })
+			Logger: slog.New(rec)}, func(context.Context) Collected { return Collected{} })
 	}()
 	var w slog.Record
 	select {

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"imagingstatus/wire"
 )
 
 // Metadata files limits: they are a few hundred bytes; anything huge is not
@@ -18,51 +16,6 @@ const (
 	maxMetaFile = 64 << 10
 	logTail     = 8 << 10
 )
-
-// entry is the cached scan of one image directory.
-type entry struct {
-	name     string // directory name in masters/
-	img      wire.Image
-	dirMtime int64
-	deps     []dep // metadata files whose contents were read
-	volatile bool  // read again on the next scan (clock-dependent or racy)
-	seen     uint64
-}
-
-// dep is a file whose contents made the entry; a change of its mtime or size
-// (or its appearance/disappearance) invalidates the entry.
-type dep struct {
-	rel    string // relative to masters/
-	exists bool
-	mtime  int64
-	size   int64
-}
-
-// fresh says whether the cached entry still describes the directory.
-func (e *entry) fresh(masters *dirRef, dirMtime int64) bool {
-	if e.volatile || dirMtime != e.dirMtime {
-		return false
-	}
-	for i := range e.deps {
-		d := &e.deps[i]
-		st, err := masters.stat(d.rel, false)
-		if err != nil {
-			if d.exists {
-				return false
-			}
-			continue
-		}
-		if !d.exists || st.mtime != d.mtime || st.size != d.size {
-			return false
-		}
-	}
-	return true
-}
-
-func sameImage(a, b wire.Image) bool {
-	return a.UUID == b.UUID && a.Title == b.Title && a.Format == b.Format && a.State == b.State &&
-		a.Size == b.Size && a.Created.Equal(b.Created) && a.SourceMAC == b.SourceMAC && a.Problem == b.Problem
-}
 
 // listing is what one ReadDir of an image directory tells.
 type listing struct {
@@ -93,35 +46,39 @@ func isClonezillaOther(name string) bool {
 		name == "dev-fs.list" || name == "davos.log" || strings.HasSuffix(name, "-chs.sf")
 }
 
-// readImage reads an image directory and classifies it (see the package doc).
-func (s *Scanner) readImage(path, name string, dirMtime int64, now time.Time) *entry {
-	e := &entry{name: name, dirMtime: dirMtime}
-	im := &e.img
-	im.UUID = clean(name)
-	im.Title = im.UUID
-	im.SourceMAC = macFromUUIDv1(name)
-	mt := time.Unix(0, dirMtime)
-	im.Created = mt.UTC()
-	newest := mt
-	defer func() {
-		im.Title = clean(im.Title)
-		im.Problem = clean(im.Problem)
-		for _, d := range e.deps {
-			if d.exists && racy(now, time.Unix(0, d.mtime)) {
-				e.volatile = true
-			}
-		}
-		if racy(now, mt) {
-			e.volatile = true
-		}
-	}()
+// imageText is what a read found, before it is packed into the record.
+type imageText struct{ title, problem string }
 
+// readImage reads an image directory and classifies it (see the package doc).
+func (s *Scanner) readImage(path, name string, dirMtime int64, now time.Time) record {
+	b := &builder{now: now}
+	b.r = record{name: name, dirMtime: dirMtime, created: dirMtime, newest: dirMtime}
+	var t imageText
+	s.classify(b, &t, path)
+	if title := clean(t.title); title != "" && title != clean(name) {
+		b.r.title = title
+	}
+	b.r.problem = s.intern(clean(t.problem))
+	b.r.depSum = b.stamps.digest(b.r.deps)
+	if racy(now, time.Unix(0, dirMtime)) {
+		b.r.flags |= fRacy
+	}
+	if now.Sub(time.Unix(0, b.r.newest)) < s.staleAfter() {
+		b.r.flags |= fRecent
+	}
+	return b.r
+}
+
+func (s *Scanner) classify(b *builder, t *imageText, path string) {
+	r := &b.r
+	now := b.now
 	ents, err := readDir(path)
 	if err != nil {
-		im.State, im.Problem = wire.ImageInvalid, "directory not readable: "+reason(err)
-		e.volatile = true // usually transient (permissions being fixed)
-		return e
+		r.state, t.problem = stInvalid, "directory not readable: "+reason(err)
+		r.flags |= fVolatile // usually transient (permissions being fixed)
+		return
 	}
+	newest := time.Unix(0, r.dirMtime)
 	var l listing
 	for _, de := range ents {
 		fn := de.Name()
@@ -163,59 +120,62 @@ func (s *Scanner) readImage(path, name string, dirMtime int64, now time.Time) *e
 		}
 	}
 	l.newest = newest
+	r.newest = newest.UnixNano()
 	recent := now.Sub(newest) < s.staleAfter()
 	clonezilla := l.disk || l.parts || l.czLog || l.chunks > 0 || l.czOther
 
 	switch {
 	case l.davos != nil:
-		s.classifyDavos(e, path, &l)
+		s.classifyDavos(b, t, path, &l)
 	case clonezilla:
-		im.Format = wire.FormatDavos
-		im.Size = l.sum
-		if line := s.logError(e, path, "clonezilla-img", l.czLog); line != "" {
-			im.State, im.Problem = wire.ImageFailed, "Clonezilla log: "+line
+		r.format = fmtDavos
+		r.size = l.sum
+		if line := s.logError(b, path, "clonezilla-img", l.czLog); line != "" {
+			r.state, t.problem = stFailed, "Clonezilla log: "+line
 		} else if recent {
-			im.State = wire.ImageInProgress
-			e.volatile = true
+			r.state = stInProgress
+			r.flags |= fVolatile
 		} else {
-			im.State = wire.ImageFailed
-			im.Problem = "no davosInfo.json; abandoned, nothing written since " + newest.UTC().Format(time.RFC3339)
+			r.state = stFailed
+			t.problem = "no davosInfo.json; abandoned, nothing written since " + newest.UTC().Format(time.RFC3339)
 		}
 	case l.legacy != nil:
-		s.classifyLegacy(e, path, &l, recent)
+		s.classifyLegacy(b, t, path, &l, recent)
 	case l.files == 0 && l.unknowns == 0:
-		im.State, im.Problem = wire.ImageInvalid, "empty directory"
+		r.state, t.problem = stInvalid, "empty directory"
 	default:
-		im.State, im.Problem = wire.ImageInvalid, "no davosInfo.json, Clonezilla or legacy files"
+		r.state, t.problem = stInvalid, "no davosInfo.json, Clonezilla or legacy files"
 	}
-	return e
 }
 
-func (s *Scanner) classifyDavos(e *entry, path string, l *listing) {
-	im := &e.img
-	im.Format = wire.FormatDavos
-	im.Size = l.sum
+func (s *Scanner) classifyDavos(b *builder, t *imageText, path string, l *listing) {
+	r := &b.r
+	r.format = fmtDavos
+	r.size = l.sum
 	jp := filepath.Join(path, "davosInfo.json")
-	e.deps = append(e.deps, depOf(e.name+"/davosInfo.json", l.davos))
-	im.Created = l.davos.ModTime().UTC()
-	b, err := readSmall(jp)
+	b.dep(depDavos, l.davos)
+	r.created = l.davos.ModTime().UnixNano()
+	raw, err := readSmall(jp)
 	if err != nil {
-		im.State, im.Problem = wire.ImageInvalid, "davosInfo.json: "+errText(err)
+		r.state, t.problem = stInvalid, "davosInfo.json: "+errText(err)
 		return
 	}
-	info, err := decodeDavosInfo(b)
+	info, err := decodeDavosInfo(raw)
 	if err != nil {
-		im.State, im.Problem = wire.ImageInvalid, "davosInfo.json: "+err.Error()
+		r.state, t.problem = stInvalid, "davosInfo.json: "+err.Error()
 		return
 	}
 	if info.Title != "" {
-		im.Title = info.Title
+		t.title = info.Title
+		if clean(info.Title) == "" {
+			r.flags |= fBlankTitle
+		}
 	}
 	if info.SizeKnown && info.Size > 0 {
-		im.Size = info.Size
+		r.size = info.Size
 	}
-	if line := s.logError(e, path, "clonezilla-img", l.czLog); line != "" {
-		im.State, im.Problem = wire.ImageFailed, "Clonezilla log: "+line
+	if line := s.logError(b, path, "clonezilla-img", l.czLog); line != "" {
+		r.state, t.problem = stFailed, "Clonezilla log: "+line
 		return
 	}
 	var missing []string
@@ -226,78 +186,82 @@ func (s *Scanner) classifyDavos(e *entry, path string, l *listing) {
 		missing = append(missing, "partition image")
 	}
 	if len(missing) > 0 {
-		im.State = wire.ImageFailed
-		im.Problem = "imaging ended without " + strings.Join(missing, " and ")
+		r.state = stFailed
+		t.problem = "imaging ended without " + strings.Join(missing, " and ")
 		if info.HasError != nil && *info.HasError {
-			im.Problem += " (has_error set)"
+			t.problem += " (has_error set)"
 		}
 		return
 	}
-	im.State = wire.ImageComplete
+	r.state = stComplete
 }
 
-func (s *Scanner) classifyLegacy(e *entry, path string, l *listing, recent bool) {
-	im := &e.img
-	im.Format = wire.FormatLegacy
-	im.Size = l.sum
+var legacyDeps = map[string]uint8{"conf.txt": depConf, "size.txt": depSize, "progress.txt": depProgress, "log.txt": depLog}
+
+func (s *Scanner) classifyLegacy(b *builder, t *imageText, path string, l *listing, recent bool) {
+	r := &b.r
+	r.format = fmtLegacy
+	r.size = l.sum
 	read := func(name string) ([]byte, bool) {
 		fi := l.legacy[name]
 		if fi == nil {
 			return nil, false
 		}
-		p := filepath.Join(path, name)
-		e.deps = append(e.deps, depOf(e.name+"/"+name, fi))
-		b, err := readSmall(p)
-		return b, err == nil
+		b.dep(legacyDeps[name], fi)
+		raw, err := readSmall(filepath.Join(path, name))
+		return raw, err == nil
 	}
-	if b, ok := read("conf.txt"); ok {
-		if t := legacyTitle(b); t != "" {
-			im.Title = t
+	if raw, ok := read("conf.txt"); ok {
+		if title := legacyTitle(raw); title != "" {
+			t.title = title
+			if clean(title) == "" {
+				r.flags |= fBlankTitle
+			}
 		}
 	}
 	kib, sizeOK := uint64(0), false
-	if b, ok := read("size.txt"); ok {
-		kib, sizeOK = parseDuK(b)
+	if raw, ok := read("size.txt"); ok {
+		kib, sizeOK = parseDuK(raw)
 		if sizeOK {
-			im.Size = kib * 1024
+			r.size = kib * 1024
 		}
 	}
 	progress, hasProgress := 100, false
-	if b, ok := read("progress.txt"); ok {
-		progress, hasProgress = parseProgress(b)
+	if raw, ok := read("progress.txt"); ok {
+		progress, hasProgress = parseProgress(raw)
 		if !hasProgress {
 			progress = 100
 		}
 	}
-	if line := s.logError(e, path, "log.txt", l.legacy["log.txt"] != nil); line != "" {
-		im.State, im.Problem = wire.ImageFailed, "log.txt: "+line
+	if line := s.logError(b, path, "log.txt", l.legacy["log.txt"] != nil); line != "" {
+		r.state, t.problem = stFailed, "log.txt: "+line
 		return
 	}
 	finished := sizeOK && progress >= 100
 	switch {
 	case finished && l.legacy["CONF"] != nil && l.legacy["conf.txt"] != nil:
-		im.State = wire.ImageComplete
+		r.state = stComplete
 	case finished:
-		im.State, im.Problem = wire.ImageFailed, "incomplete legacy image: CONF or conf.txt missing"
+		r.state, t.problem = stFailed, "incomplete legacy image: CONF or conf.txt missing"
 	case recent:
-		im.State = wire.ImageInProgress
-		e.volatile = true
+		r.state = stInProgress
+		r.flags |= fVolatile
 	default:
-		im.State = wire.ImageFailed
+		r.state = stFailed
 		switch {
 		case l.legacy["size.txt"] == nil:
-			im.Problem = "unfinished legacy image: no size.txt"
+			t.problem = "unfinished legacy image: no size.txt"
 		case !sizeOK:
-			im.Problem = "size.txt is not du -k output"
+			t.problem = "size.txt is not du -k output"
 		default:
-			im.Problem = fmt.Sprintf("unfinished legacy image: progress %d%%", progress)
+			t.problem = fmt.Sprintf("unfinished legacy image: progress %d%%", progress)
 		}
 	}
 }
 
 // logError reads the tail of a log (only for finished or volatile images) and
 // returns its first error line, or "".
-func (s *Scanner) logError(e *entry, dir, file string, present bool) string {
+func (s *Scanner) logError(b *builder, dir, file string, present bool) string {
 	if !present {
 		return ""
 	}
@@ -314,19 +278,15 @@ func (s *Scanner) logError(e *entry, dir, file string, present bool) string {
 		// Legacy logs may be rewritten in place. Clonezilla's log is not
 		// watched: it is final once davosInfo.json exists, and images without
 		// davosInfo.json are re-read while in progress anyway.
-		e.deps = append(e.deps, depOf(e.name+"/"+file, st))
+		b.dep(depLog, st)
 	}
 	off := st.Size() - logTail
 	if off < 0 {
 		off = 0
 	}
-	b := make([]byte, st.Size()-off)
-	n, _ := f.ReadAt(b, off)
-	return logErrorLine(b[:n])
-}
-
-func depOf(rel string, fi fs.FileInfo) dep {
-	return dep{rel: rel, exists: true, mtime: fi.ModTime().UnixNano(), size: fi.Size()}
+	buf := make([]byte, st.Size()-off)
+	n, _ := f.ReadAt(buf, off)
+	return logErrorLine(buf[:n])
 }
 
 func readSmall(path string) ([]byte, error) { return readLimited(path, maxMetaFile) }

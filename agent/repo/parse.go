@@ -181,6 +181,9 @@ func logErrorLine(b []byte) string {
 // clean makes s acceptable to wire validation: valid UTF-8, no control
 // characters, at most wire.MaxString bytes.
 func clean(s string) string {
+	if plain(s) {
+		return s // the common case (a UUID), without allocating
+	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
@@ -197,6 +200,19 @@ func clean(s string) string {
 		s = s[:cut]
 	}
 	return s
+}
+
+// plain says whether clean(s) == s for a printable ASCII s.
+func plain(s string) bool {
+	if len(s) > wire.MaxString || s != "" && (s[0] == ' ' || s[len(s)-1] == ' ') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func unhex(c byte) (byte, bool) {
@@ -229,6 +245,45 @@ func macFromUUIDv1(s string) string {
 		return ""
 	}
 	return normalizeMAC(s[24:])
+}
+
+// macBitsFromUUIDv1 is macFromUUIDv1 as a 48-bit number, without allocating.
+func macBitsFromUUIDv1(s string) (uint64, bool) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' || s[14] != '1' {
+		return 0, false
+	}
+	for i := 0; i < 24; i++ {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			continue
+		}
+		if _, ok := unhex(s[i]); !ok {
+			return 0, false
+		}
+	}
+	return parseMACBits(s[24:])
+}
+
+// parseMACBits reads 12 hex digits (colons or dashes between pairs allowed,
+// as normalizeMAC accepts) as a 48-bit number.
+func parseMACBits(s string) (uint64, bool) {
+	var v uint64
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == ':' || c == '-' {
+			if n == 0 || n%2 != 0 {
+				return 0, false
+			}
+			continue
+		}
+		d, ok := unhex(c)
+		if !ok || n == 12 {
+			return 0, false
+		}
+		v = v<<4 | uint64(d)
+		n++
+	}
+	return v, n == 12
 }
 
 // normalizeMAC accepts aa:bb:cc:dd:ee:ff, aa-bb-…, or 12 hex digits, in any

@@ -49,6 +49,7 @@ package repo
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -84,13 +85,21 @@ type Scanner struct {
 	now   func() time.Time // test hook
 	reads int              // test hook: image metadata reads since New
 
-	epoch  uint64
-	images map[string]*entry
+	epoch uint32
+	recs  []record // sorted by name
+	odd   int      // records whose name is not its own UUID (clean(name) != name)
+	// hot counts changes of the set of records flagged recent or volatile,
+	// so a watcher knows when to look at it again.
+	hot      uint64
+	interned map[string]string // problems
 
 	gen    uint64
-	list   []wire.Image // sorted by UUID; shared read-only with callers
 	counts wire.Repository
-	macs   map[string]struct{} // source MACs of all images
+
+	// list is Scan's image list, built only for Scan's callers (tests):
+	// the agent walks the records instead (EachImage).
+	list    []wire.Image
+	listGen uint64
 
 	computers dirCache
 	cache     uuidCacheFile
@@ -98,7 +107,8 @@ type Scanner struct {
 	withImages      int
 	withImagesDirty bool
 
-	problems []string
+	problems       []string
+	clientProblems []string // the problems of the last read of computers/ and uuid-cache.txt
 }
 
 // New returns a scanner of the repository at root (DefaultRoot when empty).
@@ -111,7 +121,6 @@ func New(root string) *Scanner {
 		root:    root,
 		masters: filepath.Join(root, "masters"),
 		now:     time.Now,
-		images:  make(map[string]*entry),
 	}
 }
 
@@ -158,8 +167,55 @@ func reason(err error) string {
 // A missing or unreadable repository root or masters/ directory returns an error whose text is a clear human reason (e.g. `imaging repository /x: masters/ not readable: permission denied`), wrapping the cause; never panics.
 //
 // The returned Images slice is shared with later Scans that keep the same
-// Generation: callers must not modify its elements.
+// Generation: callers must not modify its elements. The agent calls Rescan
+// and EachImage instead, which hold no list.
 func (s *Scanner) Scan() (wire.Repository, error) {
+	rep, err := s.Rescan()
+	if err != nil {
+		return rep, err
+	}
+	if s.list == nil || s.listGen != s.gen {
+		s.list = make([]wire.Image, 0, len(s.recs))
+		for im := range s.EachImage {
+			s.list = append(s.list, *im)
+		}
+		s.listGen = s.gen
+	}
+	rep.Images = s.list
+	return rep, nil
+}
+
+// Rescan is a full scan: every image directory is stat'ed and those that
+// changed are read again. It returns the figures without the image list
+// (EachImage walks it), with the same errors as Scan.
+func (s *Scanner) Rescan() (wire.Repository, error) {
+	return s.scan(nil, true)
+}
+
+// Changes says what an Update must look at, as a watch of the repository
+// learnt it.
+type Changes struct {
+	// Images names image directories of masters/ that were created,
+	// removed, renamed, or had something inside them change.
+	Images []string
+	// Clients: computers/ or uuid-cache.txt may have changed.
+	Clients bool
+	// Hot: read again the images being written or written within
+	// StaleAfter (their state depends on the clock, and a change inside a
+	// directory is not seen from masters/).
+	Hot bool
+}
+
+// Update is a partial scan: the root and masters/ are checked (one stat
+// each), then only the images named in c, the racy ones and, with c.Hot,
+// the hot ones are read again. The caller must know, from a watch, that
+// nothing else changed; Rescan is the safety net. It returns what Rescan
+// returns.
+func (s *Scanner) Update(c Changes) (wire.Repository, error) {
+	return s.scan(&c, false)
+}
+
+func (s *Scanner) scan(c *Changes, full bool) (wire.Repository, error) {
 	s.problems = s.problems[:0]
 	now := s.now()
 	rep := wire.Repository{Root: s.root}
@@ -171,54 +227,35 @@ func (s *Scanner) Scan() (wire.Repository, error) {
 	if !fi.IsDir() {
 		return rep, &ScanError{Root: s.root, What: "root", Err: &fs.PathError{Op: "stat", Path: s.root, Err: syscall.ENOTDIR}}
 	}
-	masters, err := openDir(s.masters)
+	if !full && s.gen == 0 {
+		full = true // nothing known yet
+	}
+	var changed bool
+	if full {
+		changed, err = s.scanAll(now)
+	} else {
+		changed, err = s.scanSome(c, now)
+	}
 	if err != nil {
-		return rep, &ScanError{Root: s.root, What: "masters/", Err: err}
+		return rep, err
 	}
-	defer masters.close()
-	// Names only: every entry is stat'ed anyway, and DirEntry values would
-	// cost an allocation each.
-	names, err := masters.f.Readdirnames(-1)
-	if err != nil {
-		return rep, &ScanError{Root: s.root, What: "masters/", Err: err}
-	}
-
-	s.epoch++
-	changed := s.gen == 0
-	for _, name := range names {
-		st, err := masters.stat(name, false)
-		if err == nil && st.link {
-			st, err = masters.stat(name, true) // an image directory may be a link
-		}
-		if err != nil || !st.dir {
-			continue // stray file, dangling link, or vanished since the listing
-		}
-		old := s.images[name]
-		if old != nil && old.fresh(masters, st.mtime) {
-			old.seen = s.epoch
-			continue
-		}
-		e := s.readImage(filepath.Join(s.masters, name), name, st.mtime, now)
-		e.seen = s.epoch
-		s.reads++
-		if old == nil || !sameImage(old.img, e.img) {
-			changed = true
-		}
-		s.images[name] = e
-	}
-	for name, e := range s.images {
-		if e.seen != s.epoch {
-			delete(s.images, name)
-			changed = true
-		}
-	}
-	if changed {
+	if changed || s.gen == 0 {
 		s.gen++
-		s.rebuild()
+		s.recount()
 	}
 
-	computersChanged := s.scanComputers(now)
-	cacheChanged := s.cache.refresh(filepath.Join(s.root, "uuid-cache.txt"), now, &s.problems)
+	// Two stats; with a watch, only when it saw a change there (or the
+	// last read was racy).
+	clients := full || c.Clients || !s.computers.known || s.computers.racy || !s.cache.known || s.cache.racy
+	computersChanged, cacheChanged := false, false
+	if clients {
+		n := len(s.problems)
+		computersChanged = s.scanComputers(now)
+		cacheChanged = s.cache.refresh(filepath.Join(s.root, "uuid-cache.txt"), now, &s.problems)
+		s.clientProblems = append(s.clientProblems[:0], s.problems[n:]...)
+	} else {
+		s.problems = append(s.problems, s.clientProblems...)
+	}
 	if changed || computersChanged || cacheChanged || s.withImagesDirty {
 		s.withImages = s.countClientsWithImages()
 		s.withImagesDirty = false
@@ -227,11 +264,227 @@ func (s *Scanner) Scan() (wire.Repository, error) {
 	rep = s.counts
 	rep.Root = s.root
 	rep.Generation = s.gen
-	rep.Images = s.list
 	rep.Clients = len(s.computers.names)
 	rep.ClientsWithImages = s.withImages
 	return rep, nil
 }
+
+// scanAll lists masters/ and brings every record up to date.
+func (s *Scanner) scanAll(now time.Time) (bool, error) {
+	masters, err := openDir(s.masters)
+	if err != nil {
+		return false, &ScanError{Root: s.root, What: "masters/", Err: err}
+	}
+	defer masters.close()
+	s.epoch++
+	changed := false
+	var added []record
+	for {
+		// Names only, a batch at a time: every entry is stat'ed anyway,
+		// DirEntry values would cost an allocation each, and a batch
+		// bounds the garbage of a listing of 10,000 names.
+		names, err := masters.f.Readdirnames(512)
+		for _, name := range names {
+			st, err := masters.stat(name, false)
+			if err == nil && st.link {
+				st, err = masters.stat(name, true) // an image directory may be a link
+			}
+			if err != nil || !st.dir {
+				continue // stray file, dangling link, or vanished since the listing
+			}
+			i, found := s.find(name)
+			if found {
+				r := &s.recs[i]
+				if !r.fresh(masters, st.mtime) {
+					changed = s.reread(r, st.mtime, now) || changed
+				}
+				r.seen = s.epoch
+				continue
+			}
+			if j := slices.IndexFunc(added, func(r record) bool { return r.name == name }); j >= 0 {
+				continue // listed twice (the directory changed while listed)
+			}
+			r := s.read(name, st.mtime, now)
+			r.seen = s.epoch
+			added = append(added, r)
+		}
+		if errors.Is(err, io.EOF) || (err == nil && len(names) == 0) {
+			break
+		}
+		if err != nil {
+			return false, &ScanError{Root: s.root, What: "masters/", Err: err}
+		}
+	}
+	n := len(s.recs)
+	s.recs = slices.DeleteFunc(s.recs, func(r record) bool { return r.seen != s.epoch })
+	if len(s.recs) != n {
+		changed = true
+		s.hot++
+	}
+	if len(added) > 0 {
+		s.recs = append(s.recs, added...)
+		slices.SortFunc(s.recs, func(a, b record) int { return strings.Compare(a.name, b.name) })
+		changed = true
+		s.hot++
+	}
+	if changed && cap(s.recs) > 2*len(s.recs)+64 {
+		s.recs = slices.Clip(s.recs) // many images removed: give the memory back
+	}
+	return changed, nil
+}
+
+// scanSome reads again the named, racy and (c.Hot) hot records.
+func (s *Scanner) scanSome(c *Changes, now time.Time) (bool, error) {
+	fi, err := os.Stat(s.masters)
+	if err != nil {
+		return false, &ScanError{Root: s.root, What: "masters/", Err: err}
+	}
+	if !fi.IsDir() {
+		return false, &ScanError{Root: s.root, What: "masters/", Err: &fs.PathError{Op: "stat", Path: s.masters, Err: syscall.ENOTDIR}}
+	}
+	due := func(r *record) bool {
+		return r.flags&fRacy != 0 || c.Hot && r.flags&(fVolatile|fRecent) != 0
+	}
+	if len(c.Images) == 0 && !slices.ContainsFunc(s.recs, func(r record) bool { return due(&r) }) {
+		return false, nil
+	}
+	masters, err := openDir(s.masters)
+	if err != nil {
+		return false, &ScanError{Root: s.root, What: "masters/", Err: err}
+	}
+	defer masters.close()
+	changed := false
+	for _, name := range c.Images {
+		st, err := masters.stat(name, false)
+		if err == nil && st.link {
+			st, err = masters.stat(name, true)
+		}
+		i, found := s.find(name)
+		switch {
+		case (err != nil || !st.dir) && found:
+			s.recs = slices.Delete(s.recs, i, i+1)
+			changed = true
+			s.hot++
+		case err != nil || !st.dir:
+		case found:
+			r := &s.recs[i]
+			if !r.fresh(masters, st.mtime) {
+				changed = s.reread(r, st.mtime, now) || changed
+			}
+		default:
+			r := s.read(name, st.mtime, now)
+			s.recs = slices.Insert(s.recs, i, r)
+			changed = true
+			s.hot++
+		}
+	}
+	for i := range s.recs {
+		r := &s.recs[i]
+		if !due(r) {
+			continue
+		}
+		st, err := masters.stat(r.name, true)
+		if err != nil || !st.dir {
+			continue // gone: the watch names it, or the next full scan drops it
+		}
+		changed = s.reread(r, st.mtime, now) || changed
+	}
+	return changed, nil
+}
+
+// find returns where name is or would be in s.recs.
+func (s *Scanner) find(name string) (int, bool) {
+	return slices.BinarySearchFunc(s.recs, name, func(r record, n string) int { return strings.Compare(r.name, n) })
+}
+
+// read reads an image directory into a new record.
+func (s *Scanner) read(name string, dirMtime int64, now time.Time) record {
+	s.reads++
+	if clean(name) != name {
+		s.odd++
+	}
+	return s.readImage(filepath.Join(s.masters, name), name, dirMtime, now)
+}
+
+// reread reads *r's directory again and says whether the image changed.
+func (s *Scanner) reread(r *record, dirMtime int64, now time.Time) bool {
+	s.reads++
+	n := s.readImage(filepath.Join(s.masters, r.name), r.name, dirMtime, now)
+	n.seen = r.seen
+	const hotFlags = fVolatile | fRecent
+	if n.flags&hotFlags != r.flags&hotFlags {
+		s.hot++
+	}
+	same := r.same(&n)
+	*r = n
+	return !same
+}
+
+// intern returns one copy of each problem text.
+func (s *Scanner) intern(v string) string {
+	if v == "" {
+		return ""
+	}
+	if w, ok := s.interned[v]; ok {
+		return w
+	}
+	if s.interned == nil || len(s.interned) > 4096 {
+		s.interned = make(map[string]string) // unbounded texts (log lines): start over
+	}
+	s.interned[v] = v
+	return v
+}
+
+// EachImage yields the image list, sorted by UUID, one wire.Image at a time
+// (the same value, overwritten: copy it to keep it). It is valid until the
+// next scan.
+func (s *Scanner) EachImage(yield func(*wire.Image) bool) {
+	var im wire.Image
+	if s.odd == 0 {
+		// Every name is its own UUID: the records are in UUID order.
+		for i := range s.recs {
+			s.recs[i].fill(&im)
+			if !yield(&im) {
+				return
+			}
+		}
+		return
+	}
+	order := make([]int32, len(s.recs))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortStableFunc(order, func(a, b int32) int {
+		return strings.Compare(clean(s.recs[a].name), clean(s.recs[b].name))
+	})
+	for _, i := range order {
+		s.recs[i].fill(&im)
+		if !yield(&im) {
+			return
+		}
+	}
+}
+
+// HotImages yields the names of the images being written or written within
+// StaleAfter: those a watcher should watch. HotGeneration changes when
+// that set may have changed.
+func (s *Scanner) HotImages(yield func(string) bool) {
+	for i := range s.recs {
+		if s.recs[i].flags&(fVolatile|fRecent) != 0 && !yield(s.recs[i].name) {
+			return
+		}
+	}
+}
+
+// HotGeneration changes whenever the set HotImages yields may have changed.
+func (s *Scanner) HotGeneration() uint64 { return s.hot }
+
+// Reads counts the image directories read since New (a cold scan reads
+// them all, an unchanged repository none).
+func (s *Scanner) Reads() int { return s.reads }
+
+// Masters is the path of masters/.
+func (s *Scanner) Masters() string { return s.masters }
 
 // readDir lists a directory without sorting (the caller does not need order).
 func readDir(path string) ([]fs.DirEntry, error) {
@@ -250,33 +503,28 @@ func (s *Scanner) staleAfter() time.Duration {
 	return DefaultStaleAfter
 }
 
-// rebuild recomputes the sorted list, the counts and the MAC set after a change.
-func (s *Scanner) rebuild() {
-	list := make([]wire.Image, 0, len(s.images))
-	for _, e := range s.images {
-		list = append(list, e.img)
-	}
-	slices.SortFunc(list, func(a, b wire.Image) int { return strings.Compare(a.UUID, b.UUID) })
-	c := wire.Repository{ImagesTotal: len(list)}
-	macs := make(map[string]struct{})
-	for i := range list {
-		im := &list[i]
-		switch im.State {
-		case wire.ImageComplete:
+// recount recomputes the counts after a change.
+func (s *Scanner) recount() {
+	c := wire.Repository{ImagesTotal: len(s.recs)}
+	odd := 0
+	for i := range s.recs {
+		r := &s.recs[i]
+		switch r.state {
+		case stComplete:
 			c.ImagesComplete++
-			c.BytesComplete += im.Size
-		case wire.ImageInProgress:
+			c.BytesComplete += r.size
+		case stInProgress:
 			c.ImagesInProgress++
-		case wire.ImageFailed:
+		case stFailed:
 			c.ImagesFailed++
 		default:
 			c.ImagesInvalid++
 		}
-		if im.SourceMAC != "" {
-			macs[im.SourceMAC] = struct{}{}
+		if clean(r.name) != r.name {
+			odd++
 		}
 	}
-	s.list, s.counts, s.macs = list, c, macs
+	s.counts, s.odd = c, odd
 }
 
 // dirCache remembers the registered clients (directories of computers/).
@@ -331,15 +579,29 @@ func (s *Scanner) scanComputers(now time.Time) bool {
 }
 
 // countClientsWithImages counts registered clients whose MAC (from
-// uuid-cache.txt) is the source MAC of at least one image.
+// uuid-cache.txt) is the source MAC of at least one complete image: what
+// can be restored. An image in progress, failed or invalid restores nothing.
 func (s *Scanner) countClientsWithImages() int {
-	if len(s.cache.macs) == 0 || len(s.macs) == 0 {
+	if len(s.cache.macs) == 0 {
 		return 0
 	}
+	var macs []uint64
+	for i := range s.recs {
+		if s.recs[i].state != stComplete {
+			continue
+		}
+		if m, ok := macBitsFromUUIDv1(s.recs[i].name); ok {
+			macs = append(macs, m)
+		}
+	}
+	if len(macs) == 0 {
+		return 0
+	}
+	slices.Sort(macs)
 	n := 0
 	for _, name := range s.computers.names {
 		if mac, ok := s.cache.macs[name]; ok {
-			if _, ok := s.macs[mac]; ok {
+			if _, ok := slices.BinarySearch(macs, mac); ok {
 				n++
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -332,8 +333,8 @@ func TestCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = step("image removed", 0, true)
-	if r.ImagesTotal != exp.ImagesTotal-1 || len(s.images) != exp.ImagesTotal-1 {
-		t.Errorf("after removal: total %d, cached %d", r.ImagesTotal, len(s.images))
+	if r.ImagesTotal != exp.ImagesTotal-1 || len(s.recs) != exp.ImagesTotal-1 {
+		t.Errorf("after removal: total %d, cached %d", r.ImagesTotal, len(s.recs))
 	}
 
 	// A racy image (mtime now) is read again on the next scan, then cached.
@@ -666,5 +667,103 @@ func BenchmarkScanCold10k(b *testing.B) {
 func reportCPU(b *testing.B, start time.Duration) {
 	if start > 0 && b.N > 0 {
 		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+// clients_with_images counts a registered client only when one of its
+// images is complete: that is what can be restored.
+func TestClientsWithImagesCountsCompleteOnly(t *testing.T) {
+	complete := czFiles(map[string]string{"davosInfo.json": `{"title":"x","size":7}`})
+	tests := []struct {
+		name  string
+		files []map[string]string // images of the client, nil: empty directory
+		age   time.Duration
+		want  int
+	}{
+		{"complete", []map[string]string{complete}, time.Hour, 1},
+		{"empty directory only", []map[string]string{nil}, time.Hour, 0},
+		{"failed only", []map[string]string{czFiles(map[string]string{"davosInfo.json": `{"size":7}`, "sda1.ext4-ptcl-img.gz.aa": ""})}, time.Hour, 0},
+		{"invalid only", []map[string]string{{"davosInfo.json": `{"title":`}}, time.Hour, 0},
+		{"in progress only", []map[string]string{czFiles(nil)}, time.Minute, 0},
+		{"failed and complete", []map[string]string{{"README": "x"}, complete}, time.Hour, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			for i, f := range tt.files {
+				name := repotest.UUIDv1(time.Now().Add(time.Duration(i)*time.Second), uint16(i), "52:54:00:a1:b2:c3")
+				mkImage(t, root, name, f, tt.age)
+			}
+			os.MkdirAll(filepath.Join(root, "computers", "UUID1"), 0o755)
+			os.WriteFile(filepath.Join(root, "uuid-cache.txt"), []byte("[UUID1]\nmac=52:54:00:a1:b2:c3\n"), 0o644)
+			s := New(root)
+			if r := scan(t, s); r.ClientsWithImages != tt.want || r.Clients != 1 {
+				t.Fatalf("clients %d with images %d, want 1 and %d (%+v)", r.Clients, r.ClientsWithImages, tt.want, r.Images)
+			}
+		})
+	}
+}
+
+// Update reads only what it is told, the racy images, and the hot ones on
+// the hot cadence; its figures match a full scan's.
+func TestUpdate(t *testing.T) {
+	root := t.TempDir()
+	exp, err := repotest.Generate(root, repotest.Options{Complete: 20, Legacy: 2, Failed: 4, Invalid: 3, InProgress: 2, Clients: 6, ClientsWithImages: 4, WithUUIDCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(root)
+	if _, err := s.Rescan(); err != nil {
+		t.Fatal(err)
+	}
+	step := func(what string, c Changes, wantReads int) wire.Repository {
+		t.Helper()
+		before := s.reads
+		r, err := s.Update(c)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := s.reads - before; got != wantReads {
+			t.Errorf("%s: %d reads, want %d", what, got, wantReads)
+		}
+		// The same figures as a scan from scratch.
+		full, err := New(root).Rescan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		full.Generation = r.Generation
+		if !reflect.DeepEqual(full, r) {
+			t.Errorf("%s: update %+v\nfull scan %+v", what, r, full)
+		}
+		return r
+	}
+	r := step("nothing changed", Changes{}, 0)
+	if err := exp.Check(r); err != nil {
+		t.Fatal(err)
+	}
+	// The two in-progress images (written 2 min ago) and the newest complete
+	// one (37 min ago) are hot.
+	step("hot cadence", Changes{Hot: true}, 3)
+
+	added := repotest.UUIDv1(time.Now(), 9, repotest.ClientMAC(5))
+	mkImage(t, root, added, czFiles(map[string]string{"davosInfo.json": `{"title":"n","size":3}`}), time.Hour)
+	r = step("image added", Changes{Images: []string{added, "no-such-image"}}, 1)
+	if r.ImagesComplete != exp.ImagesComplete+1 {
+		t.Errorf("complete %d after adding one", r.ImagesComplete)
+	}
+	os.RemoveAll(filepath.Join(root, "masters", added))
+	step("image removed", Changes{Images: []string{added}}, 0)
+
+	os.MkdirAll(filepath.Join(root, "computers", "UUID99"), 0o755)
+	os.Chtimes(filepath.Join(root, "computers"), time.Now().Add(-time.Hour), time.Now().Add(-time.Hour))
+	if r = step("client added", Changes{Clients: true}, 0); r.Clients != exp.Clients+1 {
+		t.Errorf("clients %d after adding one", r.Clients)
+	}
+
+	if err := os.RemoveAll(filepath.Join(root, "masters")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(Changes{}); err == nil || !strings.Contains(err.Error(), "masters/ not readable: no such directory") {
+		t.Errorf("missing masters/: %v", err)
 	}
 }

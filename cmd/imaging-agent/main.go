@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,9 +11,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -21,6 +24,7 @@ import (
 	"imagingstatus/agent"
 	"imagingstatus/agent/probe"
 	"imagingstatus/agent/push"
+	"imagingstatus/wire"
 )
 
 var version = "dev"
@@ -32,7 +36,8 @@ const usage = `imaging-agent: reports this imaging server to the imaging status 
 
 Usage:
   imaging-agent run    --hub URL --entity ID --token-file FILE [options]   push reports to the hub
-  imaging-agent report [--repo DIR] [--probe URL]...                      print one report as JSON
+  imaging-agent report [--repo DIR] [--probe URL]...                      print one report as JSON;
+                                                                          exit status 1 when a check fails
   imaging-agent version
 
 The token is read from --token-file (mode 600: no access for group or others)
@@ -81,7 +86,7 @@ func main() {
 		err = run(o)
 	case "report":
 		_ = flags("report", &o).Parse(os.Args[2:])
-		err = report(o)
+		err = report(o, os.Stdout)
 	case "version":
 		fmt.Println(version)
 	case "-h", "--help", "help":
@@ -116,17 +121,49 @@ func collector(o opts) (*agent.Collector, error) {
 	return agent.NewCollector(o.repo, prober), nil
 }
 
-func report(o opts) error {
+// report prints one report, exactly as the push loop encodes it (indented),
+// and fails when a check failed: the repository is missing or unreadable,
+// or a probe fails. It is the installation check.
+func report(o opts, stdout io.Writer) error {
 	c, err := collector(o)
 	if err != nil {
 		return err
 	}
+	c.Watch = false // one collection: nothing to watch
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	// Fitted as the push loop does: what is printed is what the hub receives.
-	return enc.Encode(push.Fit(c.Collect(ctx)))
+	col := c.Collect(ctx)
+	// Fitted and encoded as the push loop does: what is printed is what the
+	// hub receives.
+	col.Report = push.Fit(col.Report)
+	var compact, out bytes.Buffer
+	var enc push.Encoder
+	if err := enc.Encode(&compact, col, false); err != nil {
+		return fmt.Errorf("encode the report: %w", err)
+	}
+	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
+		return fmt.Errorf("encode the report: %w", err)
+	}
+	out.WriteByte('\n')
+	if _, err := out.WriteTo(stdout); err != nil {
+		return err
+	}
+	return failedChecks(col.Probes)
+}
+
+// failedChecks is nil when every probe passed, else an error naming each
+// failure and what to look at.
+func failedChecks(probes []wire.Probe) error {
+	var failed []string
+	for _, p := range probes {
+		if !p.OK {
+			failed = append(failed, fmt.Sprintf("%s (%s): %s", p.Name, p.Target, p.Error))
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("check failed: %s; fix it (see the report above, or the --repo and --probe flags) and run the report again", strings.Join(failed, "; "))
 }
 
 func run(o opts) error {
@@ -140,6 +177,11 @@ func run(o opts) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(25)
 	}
+	// One goroutine does the work: more Ps only add threads (each with its
+	// stacks) and per-P caches to the resident set.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	tok, err := push.ReadToken(o.tokenFile)
 	if err != nil {
 		return err
@@ -152,6 +194,7 @@ func run(o opts) error {
 	if err != nil {
 		return err
 	}
+	defer c.Close()
 	host, _ := os.Hostname()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -176,8 +176,10 @@ func TestReadyCommandAndReport(t *testing.T) {
 		t.Fatalf("report: %+v", r)
 	}
 	missing := hubtest.Run(t, nil, "imaging-agent", "report", "--repo", filepath.Join(e.Dir, "nope"))
-	if missing.Code != 0 {
-		t.Fatalf("a missing repository must not crash the report: exit %d: %s", missing.Code, missing.Stderr)
+	// The report is still printed, and the failed check sets the exit
+	// status: `imaging-agent report` is the installation check.
+	if missing.Code != 1 || !strings.Contains(missing.Stderr, "check failed") {
+		t.Fatalf("a missing repository: exit %d (want 1, with the report printed): %s", missing.Code, missing.Stderr)
 	}
 	if r, _ := wire.DecodeReport([]byte(missing.Stdout)); r.Probes[0].OK || !strings.Contains(r.Probes[0].Error, "nope") {
 		t.Fatalf("missing repository probe: %+v", r.Probes)

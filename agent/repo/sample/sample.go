@@ -30,9 +30,12 @@ type Options struct {
 	Legacy     int // finished legacy images (counted as complete)
 
 	Clients int // directories in computers/
-	// ClientsWithImages is how many registered clients have at least one
-	// image (capped by Clients and by the number of images with a UUID
-	// name); the other images come from unregistered machines.
+	// ClientsWithImages is how many registered clients images are taken
+	// from (capped by Clients and by the number of images with a UUID
+	// name); the other images come from unregistered machines. The first
+	// images generated (complete ones first) go to these clients, so
+	// Expected.ClientsWithImages counts those of them that got a complete
+	// image: only a complete image can be restored.
 	ClientsWithImages int
 	// WithUUIDCache writes uuid-cache.txt (without it no MAC matches a client).
 	WithUUIDCache bool
@@ -113,6 +116,8 @@ type gen struct {
 	exp           Expected
 	n             int // images with a UUID name so far (MAC assignment)
 	cwi           int
+	client        int          // registered client of the last uuidName, -1 for none
+	restorable    map[int]bool // registered clients with a complete image
 	jobs          []job
 }
 
@@ -225,9 +230,9 @@ func (g *gen) run() error {
 			return err
 		}
 	}
-	// Clients with images: the first cwi UUID-named images were given their MACs.
+	// Without uuid-cache.txt no MAC names a client.
 	if g.o.WithUUIDCache {
-		g.exp.ClientsWithImages = min(g.cwi, g.n)
+		g.exp.ClientsWithImages = len(g.restorable)
 	}
 	return nil
 }
@@ -291,13 +296,26 @@ func (g *gen) uuidName(at time.Time) (string, string) {
 	var mac string
 	switch {
 	case g.cwi > 0 && (k < g.cwi || k%2 == 0):
-		mac = ClientMAC(k % g.cwi)
+		g.client = k % g.cwi
+		mac = ClientMAC(g.client)
 	default:
+		g.client = -1
 		mac = strangerMAC(k % 7)
 	}
 	name := UUIDv1(at, uint16(k), mac)
 	g.exp.MACs[name] = mac
 	return name, mac
+}
+
+// completeImage records that the image just named by uuidName is complete.
+func (g *gen) completeImage() {
+	if g.client < 0 {
+		return
+	}
+	if g.restorable == nil {
+		g.restorable = make(map[int]bool)
+	}
+	g.restorable[g.client] = true
 }
 
 func (g *gen) size(i int) uint64 {
@@ -327,6 +345,7 @@ func davosJSON(title string, size uint64, hasError bool) string {
 func (g *gen) complete(i int) error {
 	at := g.now.Add(-time.Duration(i+1) * 37 * time.Minute)
 	name, _ := g.uuidName(at)
+	g.completeImage()
 	sz := g.size(i)
 	f := clonezillaFiles(okLog)
 	f["davosInfo.json"] = davosJSON(fmt.Sprintf("Image of pc-%04d at %s", i%1000, at.Format("2006-01-02 15:04:05")), sz, i%3 == 0)
@@ -337,6 +356,7 @@ func (g *gen) complete(i int) error {
 func (g *gen) legacy(i int) error {
 	at := g.now.Add(-time.Duration(i+1)*24*time.Hour - 400*24*time.Hour)
 	name, _ := g.uuidName(at)
+	g.completeImage()
 	kib := uint64(4_000_000 + i*1024)
 	g.exp.BytesComplete += kib * 1024
 	return g.image(name, at, wire.ImageComplete, map[string]string{

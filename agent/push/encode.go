@@ -1,0 +1,213 @@
+package push
+
+import (
+	"encoding/json"
+	"io"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"imagingstatus/wire"
+)
+
+// Collected is one collection, ready to send.
+type Collected struct {
+	wire.Report
+	// Images, when set, yields the repository's image list in order, one
+	// value at a time (it may reuse one wire.Image), and Repository.Images
+	// is empty. A 10,000-image list is 1.3 MB as []wire.Image and 2.4 MB as
+	// JSON: walking the collector's own cache instead, the push loop
+	// writes it into the WebSocket frame piece by piece and holds neither.
+	Images func(yield func(*wire.Image) bool)
+}
+
+// flushAt is the size of the encoder's buffer between writes: gorilla's
+// message writer copies into its own 4 KiB frame buffer anyway.
+const flushAt = 4 << 10
+
+// Encoder writes reports as JSON without building them whole: the figures
+// are marshalled by encoding/json (a few KiB), the image list one image at
+// a time into a small reused buffer. Not safe for concurrent use.
+type Encoder struct {
+	buf []byte
+}
+
+// Encode writes c as the JSON a wire.Report marshals to (the same bytes as
+// json.Marshal), leaving the image list out when omit is set
+// (images_omitted). Images with a date wire refuses get a zero date, as Fit
+// does.
+func (e *Encoder) Encode(w io.Writer, c Collected, omit bool) error {
+	r := c.Report
+	repo := r.Repository
+	if repo == nil {
+		head, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(head)
+		return err
+	}
+	// The fields after repository in wire.Figures, marshalled apart so the
+	// bytes are json.Marshal's (TestEncodeMatchesMarshal notices a new one).
+	tail, err := json.Marshal(struct {
+		Probes []wire.Probe `json:"probes,omitempty"`
+		Errors []string     `json:"errors,omitempty"`
+	}{r.Probes, r.Errors})
+	if err != nil {
+		return err
+	}
+	r.Repository, r.Probes, r.Errors = nil, nil, nil
+	head, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	rc := *repo
+	list := rc.Images
+	rc.Images = nil
+	rc.ImagesOmitted = rc.ImagesOmitted || omit
+	body, err := json.Marshal(rc)
+	if err != nil {
+		return err
+	}
+	// Both are JSON objects: {"type":"report",…} always has a field, and so
+	// does the repository (root).
+	b := append(e.buf[:0], head[:len(head)-1]...)
+	b = append(b, `,"repository":`...)
+	b = append(b, body[:len(body)-1]...)
+	if !rc.ImagesOmitted {
+		n := 0
+		add := func(im *wire.Image) bool {
+			if n == 0 {
+				b = append(b, `,"images":[`...)
+			} else {
+				b = append(b, ',')
+			}
+			n++
+			b = AppendImage(b, im)
+			if len(b) >= flushAt {
+				if _, err = w.Write(b); err != nil {
+					return false
+				}
+				b = b[:0]
+			}
+			return true
+		}
+		switch {
+		case c.Images != nil:
+			c.Images(add)
+		default:
+			for i := range list {
+				if !add(&list[i]) {
+					break
+				}
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			b = append(b, ']')
+		}
+	}
+	b = append(b, '}')
+	if len(tail) > 2 { // not {}
+		b = append(b, ',')
+		b = append(b, tail[1:]...)
+	} else {
+		b = append(b, '}')
+	}
+	_, err = w.Write(b)
+	if cap(b) <= 4*flushAt {
+		e.buf = b[:0] // a huge title or error could have grown it: not kept
+	}
+	return err
+}
+
+// AppendImage appends im as json.Marshal writes it; a Created date out of
+// wire's range is written as the zero time (see Fit).
+func AppendImage(b []byte, im *wire.Image) []byte {
+	b = append(b, `{"uuid":`...)
+	b = appendString(b, im.UUID)
+	b = append(b, `,"title":`...)
+	b = appendString(b, im.Title)
+	if im.Format != "" {
+		b = append(b, `,"format":`...)
+		b = appendString(b, im.Format)
+	}
+	b = append(b, `,"state":`...)
+	b = appendString(b, im.State)
+	b = append(b, `,"size_bytes":`...)
+	b = strconv.AppendUint(b, im.Size, 10)
+	b = append(b, `,"created":"`...)
+	t := im.Created
+	if !wire.PlausibleTime(t) {
+		t = time.Time{}
+	}
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if im.SourceMAC != "" {
+		b = append(b, `,"source_mac":`...)
+		b = appendString(b, im.SourceMAC)
+	}
+	if im.Problem != "" {
+		b = append(b, `,"problem":`...)
+		b = appendString(b, im.Problem)
+	}
+	return append(b, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString quotes s as encoding/json does (HTML-safe escapes, invalid
+// UTF-8 as U+FFFD, U+2028 and U+2029 escaped).
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
