@@ -35,7 +35,8 @@ const usage = `imaging-hub: live status of every imaging server of a Medulla dep
 Usage:
   imaging-hub serve --config FILE [--listen ADDR]   run the hub
   imaging-hub token                                 make an agent token and its hash
-  imaging-hub ready --hub URL --entity ID           exit 0 when the entity is available
+  imaging-hub ready --hub URL --entity ID [--token-file FILE]
+                                                    exit 0 when the entity is available
   imaging-hub medulla check [--config FILE] [--dsn-imaging DSN --dsn-glpi DSN] [--password-file FILE]
                                                     read Medulla's databases once, print the entities as JSON
   imaging-hub alert test --config FILE             send a test message to every alert target; exit 1 naming those that fail
@@ -226,10 +227,20 @@ func readyCmd(args []string) int {
 	hub := fs.String("hub", "http://127.0.0.1:8080", "hub base URL")
 	entity := fs.String("entity", "", "entity id")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after")
+	tokenFile := fs.String("token-file", "", "file holding a viewer token, when the hub authenticates viewers")
 	_ = fs.Parse(args)
+	token := ""
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "imaging-hub ready: read the viewer token:", err)
+			return 2
+		}
+		token = strings.TrimSpace(string(b))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	r, err := ready.Check(ctx, *hub, *entity)
+	r, err := ready.Check(ctx, *hub, *entity, token)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "imaging-hub ready:", err)
 		return 2

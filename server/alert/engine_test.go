@@ -386,3 +386,29 @@ func TestUnreadableSecretRefusesToStart(t *testing.T) {
 		t.Fatalf("error %v, want it to name the file", err)
 	}
 }
+
+// A reload (SIGHUP) that changes the targets takes effect at the next
+// round; one whose secret file cannot be read keeps the old targets.
+func TestReloadChangesTargets(t *testing.T) {
+	first, second := newReceiver(t), newReceiver(t)
+	cfg := alertConfig(t, `{"webhooks":[{"name":"first","url":"`+first.URL+`"}],"rules":{"offline_after":"0s"}}`)
+	h := newFakeHub(cfg)
+	clk := &clock{t: t0}
+	e, _ := startEngine(t, h, Options{Now: clk.Now})
+	h.send(t, true, upDown(wire.StatusAvailable, t0)...)
+
+	h.cfg.Store(alertConfig(t, `{"webhooks":[{"name":"second","url":"`+second.URL+`","secret_file":"/nonexistent"}],"rules":{"offline_after":"0s"}}`))
+	r := e.rounds.Load()
+	waitFor(t, "a round with the unreadable secret", func() bool { return e.rounds.Load() >= r+3 })
+	if c := e.Counts(); len(c) != 1 || c[0].Name != "first" {
+		t.Fatalf("targets after a reload with an unreadable secret: %+v", c)
+	}
+
+	h.cfg.Store(alertConfig(t, `{"webhooks":[{"name":"second","url":"`+second.URL+`"}],"rules":{"offline_after":"0s"}}`))
+	waitFor(t, "the new target in force", func() bool { c := e.Counts(); return len(c) == 1 && c[0].Name == "second" })
+	h.send(t, false, upDown(wire.StatusOffline, t0)[:1]...)
+	waitFor(t, "the alert at the new target", func() bool { return second.count() == 1 })
+	if first.count() != 0 {
+		t.Fatal("the removed target still got the alert")
+	}
+}

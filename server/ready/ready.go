@@ -16,9 +16,11 @@ import (
 	"imagingstatus/wire"
 )
 
-// Check calls the readiness endpoint. A not-ready entity is not an error:
-// the result says so; errors are for an unknown entity or an unreachable hub.
-func Check(ctx context.Context, hub, entity string) (api.Readiness, error) {
+// Check calls the readiness endpoint, with a viewer token when the hub
+// asks for one (empty: none). A not-ready entity is not an error: the
+// result says so; errors are for an unknown entity, a refused token or an
+// unreachable hub.
+func Check(ctx context.Context, hub, entity, token string) (api.Readiness, error) {
 	var r api.Readiness
 	if !wire.ValidEntityID(entity) {
 		return r, fmt.Errorf("--entity %q is not a valid entity id", entity)
@@ -30,6 +32,9 @@ func Check(ctx context.Context, hub, entity string) (api.Readiness, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return r, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -47,7 +52,12 @@ func Check(ctx context.Context, hub, entity string) (api.Readiness, error) {
 		}
 		return r, nil
 	case http.StatusNotFound:
-		return r, fmt.Errorf("the hub does not know entity %s", entity)
+		return r, fmt.Errorf("the hub does not know entity %s (or the viewer token does not cover it)", entity)
+	case http.StatusUnauthorized:
+		if token == "" {
+			return r, errors.New("the hub authenticates viewers: pass --token-file FILE holding a viewer token (it is sent as Authorization: Bearer)")
+		}
+		return r, errors.New("the hub refused the viewer token (revoked or mistyped): ask its administrator for a valid one")
 	default:
 		return r, errors.New("the hub answered " + resp.Status)
 	}

@@ -43,12 +43,12 @@ func TestCheck(t *testing.T) {
 		{"503 without a readiness body (a proxy's page)", 503, `<html>Service Unavailable</html>`, api.Readiness{}, "unexpected body"},
 		{"200 without an id", 200, `{"ready":true}`, api.Readiness{}, "unexpected body"},
 		{"other status", 500, `oops`, api.Readiness{}, "the hub answered 500 Internal Server Error"},
-		{"viewer authentication", 401, `{"error":"sign in"}`, api.Readiness{}, "the hub answered 401 Unauthorized"},
+		{"viewer authentication", 401, `{"error":"sign in"}`, api.Readiness{}, "pass --token-file FILE"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ts, asked := hub(t, tc.code, tc.body)
-			got, err := ready.Check(context.Background(), ts.URL+"/", "UUID1")
+			got, err := ready.Check(context.Background(), ts.URL+"/", "UUID1", "")
 			if *asked != "/api/v1/entities/UUID1/ready" {
 				t.Errorf("asked %q", *asked)
 			}
@@ -65,6 +65,26 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// A viewer token goes as a Bearer header; a refused one is said so.
+func TestCheckSendsTheViewerToken(t *testing.T) {
+	var got string
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get("Authorization")
+		if got != "Bearer good-token" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_, _ = w.Write([]byte(`{"id":"UUID1","ready":true,"status":"available"}`))
+	}))
+	defer ts.Close()
+	if r, err := ready.Check(context.Background(), ts.URL, "UUID1", "good-token"); err != nil || !r.Ready {
+		t.Fatalf("with the token: %+v, %v (sent %q)", r, err, got)
+	}
+	if _, err := ready.Check(context.Background(), ts.URL, "UUID1", "bad-token"); err == nil || !strings.Contains(err.Error(), "refused the viewer token") {
+		t.Fatalf("with a bad token: %v", err)
+	}
+}
+
 func TestCheckRefusesBadArguments(t *testing.T) {
 	tests := []struct {
 		name, hub, entity, error string
@@ -77,7 +97,7 @@ func TestCheckRefusesBadArguments(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ready.Check(context.Background(), tc.hub, tc.entity)
+			_, err := ready.Check(context.Background(), tc.hub, tc.entity, "")
 			if err == nil || !strings.Contains(err.Error(), tc.error) {
 				t.Fatalf("Check(%q, %q): %v, want an error with %q", tc.hub, tc.entity, err, tc.error)
 			}
@@ -92,7 +112,7 @@ func TestCheckHonoursTheContext(t *testing.T) {
 	defer ts.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := ready.Check(ctx, ts.URL, "UUID1"); err == nil {
+	if _, err := ready.Check(ctx, ts.URL, "UUID1", ""); err == nil {
 		t.Fatal("a cancelled check succeeded")
 	}
 }
