@@ -61,6 +61,7 @@ type Dashboard struct {
 	live
 	selected   string // from the URL, "" on "/"
 	remembered string
+	filter     string // the filter box over the entity list
 }
 
 // OnNav implements app.Navigator: the URL decides the entity.
@@ -104,6 +105,7 @@ func (d *Dashboard) OnMount(ctx app.Context) {
 	d.start(ctx, func(ctx app.Context, b *Batch) {
 		if b != nil {
 			d.follow()
+			d.setTitle(ctx)
 		}
 	})
 }
@@ -120,7 +122,10 @@ func (d *Dashboard) OnAppUpdate(ctx app.Context) {
 	d.update = ctx.AppUpdateAvailable() && updateIsNew()
 }
 
-func (d *Dashboard) setTitle(ctx app.Context) { ctx.Page().SetTitle(T(d.lang).Brand) }
+// setTitle names the tab, with the number of problems first.
+func (d *Dashboard) setTitle(ctx app.Context) {
+	d.title(ctx, PageTitle(ProblemCount(d.st.entities), T(d.lang).Brand))
+}
 
 // current is the entity to show: the URL's, else the remembered one, else
 // the root.
@@ -139,11 +144,8 @@ func (d *Dashboard) current() (wire.Entity, bool) {
 	return wire.Entity{}, false
 }
 
-func (d *Dashboard) onSelect(ctx app.Context, e app.Event) {
-	id := ctx.JSSrc().Get("value").String()
-	if wire.ValidEntityID(id) {
-		ctx.Navigate(EntityPath(id))
-	}
+func (d *Dashboard) onFilter(ctx app.Context, e app.Event) {
+	d.filter = ctx.JSSrc().Get("value").String()
 }
 
 func (d *Dashboard) switchLang(ctx app.Context, lang Lang) {
@@ -263,34 +265,58 @@ func (d *Dashboard) renderMain(t *Texts) app.UI {
 			}),
 		),
 		app.Div().Class("layout").Body(
-			app.Nav().Class("picker").Aria("label", t.EntitiesNav).Body(
-				app.Label().For("entity-select").Class("picker-label").Text(t.EntityLabel),
-				app.Select().ID("entity-select").Class("picker-select").OnChange(d.onSelect).Body(
-					app.If(!found, func() app.UI {
-						return app.Option().Value("").Selected(true).Text(t.ChooseEntity)
-					}),
-					app.Range(d.st.order).Slice(func(i int) app.UI {
-						o := d.st.entities[d.st.order[i]]
-						return app.Option().Value(o.ID).Selected(o.ID == sel).
-							Text(t.F(t.EntityOptionF, TreeLabel(o), t.Status(o.Status).Label))
-					}),
-				),
-				app.Ul().Class("tree").Body(app.Range(d.st.order).Slice(func(i int) app.UI {
-					o := d.st.entities[d.st.order[i]]
-					info := t.Status(o.Status)
-					cls := "tree-item status--" + info.Class + " depth-" + strconv.Itoa(min(depth(o), 5))
-					a := app.A().Href(EntityPath(o.ID)).Class("tree-link").Body(
-						icon(info.Icon, "tree-icon"),
-						app.Span().Class("tree-name").Text(o.Name),
-						app.Span().Class("tree-status").Text(info.Label),
-					)
-					if o.ID == sel {
-						a = a.Aria("current", "page")
-					}
-					return app.Li().Class(cls).Body(a)
-				})),
-			),
+			d.renderPicker(t, sel),
 			panel,
 		),
+	)
+}
+
+// renderPicker lists the entities: a filter box, then the tree (wide
+// screens) or, on a phone, every entity with its status, problems first,
+// above the selected one.
+func (d *Dashboard) renderPicker(t *Texts, sel string) app.UI {
+	var tree, overview []string
+	for _, id := range d.st.order {
+		if MatchEntity(d.st.entities[id], d.filter) {
+			tree = append(tree, id)
+		}
+	}
+	for _, id := range WallOrder(d.st.entities, d.st.order, WallFilter{}) {
+		if MatchEntity(d.st.entities[id], d.filter) {
+			overview = append(overview, id)
+		}
+	}
+	link := func(o wire.Entity, name string) app.HTMLA {
+		info := t.Status(o.Status)
+		a := app.A().Href(EntityPath(o.ID)).Class("tree-link").Body(
+			icon(info.Icon, "tree-icon"),
+			app.Span().Class("tree-name").Text(name),
+			app.Span().Class("tree-status").Text(info.Label),
+		)
+		if o.ID == sel {
+			a = a.Aria("current", "page")
+		}
+		return a
+	}
+	filtering := strings.TrimSpace(d.filter) != ""
+	return app.Nav().Class("picker").Aria("label", t.EntitiesNav).Body(
+		app.Label().For("entity-filter").Class("picker-label").Text(t.FilterLabel),
+		app.Input().Type("search").ID("entity-filter").Class("picker-filter").
+			Placeholder(t.FilterPlaceholder).AutoComplete(false).Spellcheck(false).
+			Value(d.filter).OnInput(d.onFilter),
+		app.If(filtering && len(tree) == 0, func() app.UI {
+			return app.P().Class("picker-none").Role("status").Text(t.F(t.FilterNoneF, strings.TrimSpace(d.filter)))
+		}).ElseIf(filtering, func() app.UI {
+			return app.P().Class("picker-count").Role("status").Text(t.F(t.WallFilterF, len(tree), len(d.st.entities)))
+		}),
+		app.Ul().Class("tree").Body(app.Range(tree).Slice(func(i int) app.UI {
+			o := d.st.entities[tree[i]]
+			cls := "tree-item status--" + t.Status(o.Status).Class + " depth-" + strconv.Itoa(min(depth(o), 5))
+			return app.Li().Class(cls).Body(link(o, o.Name))
+		})),
+		app.Ul().Class("overview").Body(app.Range(overview).Slice(func(i int) app.UI {
+			o := d.st.entities[overview[i]]
+			return app.Li().Class("overview-item status--" + t.Status(o.Status).Class).Body(link(o, TreeLabel(o)))
+		})),
 	)
 }

@@ -41,9 +41,9 @@ func TestDashboardLoadingUntilSnapshot(t *testing.T) {
 	wantNone(t, text, "Loading the status") // the page's own loading state (the history has its own)
 	// General (the root) by default; durations use the hub's clock.
 	wantAll(t, text, "Connected to the hub", "Available", "For 3 d 4 h 5 min", "Updated 3 s ago",
-		"General › Public — Offline", "General › Private — Connection error",
-		"General › Archive — No imaging server", "General › Public › Lab — Available")
-	// The selector lists the tree depth first.
+		"General › Public Offline", "General › Private Connection error",
+		"General › Archive No imaging server", "General › Public › Lab Available")
+	// The tree lists it depth first.
 	want := []string{"UUID0", "UUID4", "UUID3", "UUID2", "UUID5"}
 	for i, id := range want {
 		if d.st.order[i] != id {
@@ -74,7 +74,39 @@ func TestDashboardSelectionAndChanges(t *testing.T) {
 
 	// An unknown id is said so, with a way back.
 	run(eng, d, func() { d.selected = "UUID77" })
-	wantAll(t, visibleText(d), `There is no entity "UUID77"`, "Show General", "Choose an entity")
+	wantAll(t, visibleText(d), `There is no entity "UUID77"`, "Show General")
+}
+
+// The phone's list: every entity with its status, problems first (offline,
+// connection error, not linked, available), the tree's order within each.
+func TestDashboardOverviewProblemsFirst(t *testing.T) {
+	eng, d := loadDashboard(t)
+	run(eng, d, func() { d.apply(Batch{Snapshot: snapshot(), HubTime: hubNow, ReceivedAt: hubNow}) })
+	got := listText(t, d, "overview")
+	want := "General › Public Offline General › Private Connection error General › Archive No imaging server " +
+		"General Available General › Public › Lab Available"
+	if got != want {
+		t.Errorf("overview:\n got %q\nwant %q", got, want)
+	}
+}
+
+// The filter box narrows the tree and the list, and says when nothing
+// matches.
+func TestDashboardFilter(t *testing.T) {
+	eng, d := loadDashboard(t)
+	run(eng, d, func() {
+		d.apply(Batch{Snapshot: snapshot(), HubTime: hubNow, ReceivedAt: hubNow})
+		d.filter = "publ"
+	})
+	tree := listText(t, d, "tree")
+	wantAll(t, tree, "Public", "Lab")
+	wantNone(t, tree, "Private", "Archive")
+	wantAll(t, visibleText(d), "2 of 5 entities")
+	run(eng, d, func() { d.filter = "zzz" })
+	wantAll(t, visibleText(d), "No entity matches “zzz”.")
+	if tree := listText(t, d, "tree"); tree != "" {
+		t.Errorf("tree with no match: %q", tree)
+	}
 }
 
 func TestDashboardReconnecting(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"html"
 	"regexp"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -90,5 +91,17 @@ var (
 // visibleText is the text a person reads: markup removed, spaces collapsed.
 func visibleText(ui app.UI) string {
 	s := tagRE.ReplaceAllString(app.HTMLString(ui), " ")
+	return strings.TrimSpace(spaceRE.ReplaceAllString(html.UnescapeString(s), " "))
+}
+
+// listText is the visible text of the first <ul class="cls"> in ui (lists
+// here hold no nested list).
+func listText(t *testing.T, ui app.UI, cls string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)<ul class="` + regexp.QuoteMeta(cls) + `"[^>]*>(.*?)</ul>`).FindStringSubmatch(app.HTMLString(ui))
+	if m == nil {
+		t.Fatalf("no list %q", cls)
+	}
+	s := tagRE.ReplaceAllString(m[1], " ")
 	return strings.TrimSpace(spaceRE.ReplaceAllString(html.UnescapeString(s), " "))
 }

@@ -163,3 +163,59 @@ func TestTreeOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestDiskPercentAsDf(t *testing.T) {
+	for _, tc := range []struct {
+		used, free, total uint64
+		pct               int
+	}{
+		// df: 15 GiB used, 75 GiB available on 251 GiB: 17 %, not 5 %.
+		{15 << 30, 75 << 30, 251 << 30, 17},
+		{1, 999, 1000, 1}, // rounded up, as df does
+		{0, 0, 0, 0},
+	} {
+		if got := DiskPercent(wire.Partition{Used: tc.used, Free: tc.free, Total: tc.total}); got != tc.pct {
+			t.Errorf("DiskPercent(%d used, %d free) = %d, want %d", tc.used, tc.free, got, tc.pct)
+		}
+	}
+}
+
+// The disk card: df's percentage, and the reserve when there is one.
+func TestPanelDiskReserve(t *testing.T) {
+	e := availableEntity()
+	e.Partitions = []wire.Partition{{Device: "/dev/vda", Mountpoint: "/", FSType: "ext4", Total: 251 << 30, Used: 15 << 30, Free: 75 << 30, Main: true}}
+	text := loadPanel(t, &EntityPanel{Entity: e, Now: hubNow})
+	wantAll(t, text, "Used 15 GiB (17 %) · Free 75 GiB · Total 251 GiB", "Reserved by the file system for root: 161 GiB (neither used nor free)")
+	fr := loadPanel(t, &EntityPanel{Entity: e, Now: hubNow, Lang: French})
+	wantAll(t, fr, "Utilisé 15 Gio (17 %) · Libre 75 Gio · Total 251 Gio", "Réservé par le système de fichiers pour root : 161 Gio")
+	e.Partitions[0].Total = 90 << 30 // no reserve: no line
+	wantNone(t, loadPanel(t, &EntityPanel{Entity: e, Now: hubNow}), "Reserved")
+}
+
+func TestPageTitleAndProblems(t *testing.T) {
+	ents := map[string]wire.Entity{
+		"a": {Status: wire.StatusOffline}, "b": {Status: wire.StatusConnectionError},
+		"c": {Status: wire.StatusAvailable}, "d": {Status: wire.StatusNotLinked},
+	}
+	if n := ProblemCount(ents); n != 2 {
+		t.Errorf("ProblemCount = %d, want 2", n)
+	}
+	if got := PageTitle(2, T(French).Brand); got != "(2) État de l'imagerie" {
+		t.Errorf("title %q", got)
+	}
+	if got := PageTitle(0, "Imaging status"); got != "Imaging status" {
+		t.Errorf("title without problems %q", got)
+	}
+}
+
+func TestMatchEntity(t *testing.T) {
+	e := wire.Entity{ID: "UUID12", Name: "École Nord", Path: []string{"General", "Public", "École Nord"}, ServedBy: "imaging-general"}
+	for q, want := range map[string]bool{
+		"": true, "ecole": true, "ÉCOLE nord": true, "public": true, "imaging-gen": true, "uuid12": true,
+		"nord sud": false, "private": false,
+	} {
+		if got := MatchEntity(e, q); got != want {
+			t.Errorf("MatchEntity(%q) = %v, want %v", q, got, want)
+		}
+	}
+}

@@ -64,17 +64,17 @@ type Texts struct {
 	HubUnreachable  string
 
 	// Dashboard.
-	NoEntityYet    string
-	NoSuchEntityF  string // %s id
-	ShowF          string // %s entity
-	EntitiesNav    string
-	EntityLabel    string
-	ChooseEntity   string
-	EntityOptionF  string // %s label, %s status
-	LostHub        string
-	NoFiguresYet   string
-	FromLastReport string
-	CollectErrors  string
+	NoEntityYet       string
+	NoSuchEntityF     string // %s id
+	ShowF             string // %s entity
+	EntitiesNav       string
+	FilterLabel       string
+	FilterPlaceholder string
+	FilterNoneF       string // %s: what was typed
+	LostHub           string
+	NoFiguresYet      string
+	FromLastReport    string
+	CollectErrors     string
 
 	// Entity panel.
 	ForSinceF        string // %s duration, %s date
@@ -89,7 +89,9 @@ type Texts struct {
 	NoPartition      string
 	MainPartition    string
 	DiskUsedLabelF   string // %s mount point
-	DiskFiguresF     string // %s used, %d percent, %s free, %s total
+	DiskFiguresF     string // %s used, %d percent (df's), %s free (available to users), %s total
+	DiskReservedF    string // %s reserved bytes
+	DiskPercentNote  string // how the percentage is computed
 	ServerLoad       string
 	UpForF           string // %s
 	UptimeMissing    string
@@ -147,6 +149,7 @@ type Texts struct {
 	WallFilterF      string // %d shown, %d total
 	WallDiskF        string // %s mount point, %d percent
 	WallNoDisk       string
+	WallServedByF    string // %s server name
 	WallChangedF     string // %s entity, %s status, %s reason
 	WallUpdateF      string // %d seconds
 	WallEntityLinkF  string // %s entity, %s status
@@ -231,17 +234,17 @@ var english = Texts{
 	StoredSnapshotF:  "Showing the last status this browser saw, %s.",
 	HubUnreachable:   "The hub cannot be reached: this is not live.",
 
-	NoEntityYet:    "The hub knows no entity yet.",
-	NoSuchEntityF:  "There is no entity %q.",
-	ShowF:          "Show %s",
-	EntitiesNav:    "Entities",
-	EntityLabel:    "Entity",
-	ChooseEntity:   "Choose an entity",
-	EntityOptionF:  "%s — %s",
-	LostHub:        "The page has lost its connection to the hub: this may be out of date.",
-	NoFiguresYet:   "The server has not reported any figures yet.",
-	FromLastReport: "These figures come from the last report, before the server went offline.",
-	CollectErrors:  "Some figures could not be collected:",
+	NoEntityYet:       "The hub knows no entity yet.",
+	NoSuchEntityF:     "There is no entity %q.",
+	ShowF:             "Show %s",
+	EntitiesNav:       "Entities",
+	FilterLabel:       "Filter entities",
+	FilterPlaceholder: "Name, parent or server",
+	FilterNoneF:       "No entity matches “%s”.",
+	LostHub:           "The page has lost its connection to the hub: this may be out of date.",
+	NoFiguresYet:      "The server has not reported any figures yet.",
+	FromLastReport:    "These figures come from the last report, before the server went offline.",
+	CollectErrors:     "Some figures could not be collected:",
 
 	ForSinceF:       "For %s (since %s)",
 	WhatToDo:        "What to do: ",
@@ -257,6 +260,8 @@ var english = Texts{
 	MainPartition:   "main · holds the repository",
 	DiskUsedLabelF:  "Disk %s used",
 	DiskFiguresF:    "Used %s (%d %%) · Free %s · Total %s",
+	DiskReservedF:   "Reserved by the file system for root: %s (neither used nor free)",
+	DiskPercentNote: "Percentage as df shows it: used ÷ (used + free)",
 	ServerLoad:      "Server load",
 	UpForF:          "Up for %s",
 	UptimeMissing:   "Uptime not reported.",
@@ -315,6 +320,7 @@ var english = Texts{
 	WallFilterF:      "%d of %d entities",
 	WallDiskF:        "Disk %s: %d %% used",
 	WallNoDisk:       "No disk figures",
+	WallServedByF:    "served by %s",
 	WallChangedF:     "%s is now %s. %s",
 	WallUpdateF:      "A new version is ready: reloading in %d s.",
 	WallEntityLinkF:  "%s: %s",
@@ -398,17 +404,17 @@ var french = Texts{
 	StoredSnapshotF:  "Dernier état vu par ce navigateur, %s.",
 	HubUnreachable:   "Le hub est injoignable : ces informations ne sont pas en direct.",
 
-	NoEntityYet:    "Le hub ne connaît encore aucune entité.",
-	NoSuchEntityF:  "Il n'y a pas d'entité %q.",
-	ShowF:          "Afficher %s",
-	EntitiesNav:    "Entités",
-	EntityLabel:    "Entité",
-	ChooseEntity:   "Choisissez une entité",
-	EntityOptionF:  "%s — %s",
-	LostHub:        "La page a perdu sa connexion au hub : ces informations peuvent être périmées.",
-	NoFiguresYet:   "Le serveur n'a encore envoyé aucun chiffre.",
-	FromLastReport: "Ces chiffres viennent du dernier rapport, avant que le serveur ne soit hors ligne.",
-	CollectErrors:  "Certains chiffres n'ont pas pu être relevés :",
+	NoEntityYet:       "Le hub ne connaît encore aucune entité.",
+	NoSuchEntityF:     "Il n'y a pas d'entité %q.",
+	ShowF:             "Afficher %s",
+	EntitiesNav:       "Entités",
+	FilterLabel:       "Filtrer les entités",
+	FilterPlaceholder: "Nom, parent ou serveur",
+	FilterNoneF:       "Aucune entité ne correspond à « %s ».",
+	LostHub:           "La page a perdu sa connexion au hub : ces informations peuvent être périmées.",
+	NoFiguresYet:      "Le serveur n'a encore envoyé aucun chiffre.",
+	FromLastReport:    "Ces chiffres viennent du dernier rapport, avant que le serveur ne soit hors ligne.",
+	CollectErrors:     "Certains chiffres n'ont pas pu être relevés :",
 
 	ForSinceF:       "Depuis %s (le %s)",
 	WhatToDo:        "Que faire : ",
@@ -424,6 +430,8 @@ var french = Texts{
 	MainPartition:   "principale · contient le dépôt",
 	DiskUsedLabelF:  "Disque %s utilisé",
 	DiskFiguresF:    "Utilisé %s (%d %%) · Libre %s · Total %s",
+	DiskReservedF:   "Réservé par le système de fichiers pour root : %s (ni utilisé ni libre)",
+	DiskPercentNote: "Pourcentage comme l'affiche df : utilisé ÷ (utilisé + libre)",
 	ServerLoad:      "Charge du serveur",
 	UpForF:          "En marche depuis %s",
 	UptimeMissing:   "Durée de fonctionnement non signalée.",
@@ -482,6 +490,7 @@ var french = Texts{
 	WallFilterF:      "%d entités sur %d",
 	WallDiskF:        "Disque %s : %d %% utilisé",
 	WallNoDisk:       "Pas de chiffres disque",
+	WallServedByF:    "desservie par %s",
 	WallChangedF:     "%s est maintenant %s. %s",
 	WallUpdateF:      "Une nouvelle version est prête : rechargement dans %d s.",
 	WallEntityLinkF:  "%s : %s",

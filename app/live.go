@@ -59,6 +59,8 @@ type live struct {
 	cancel     context.CancelFunc
 	mctx       app.Context
 	inited     bool
+	// titleSet is the tab title last set (set again only when it changes).
+	titleSet string
 	// onStatus, when set, hears of every entity whose status a batch
 	// changed (old is the status shown before).
 	onStatus func(old wire.Status, e wire.Entity)
@@ -67,6 +69,14 @@ type live struct {
 	feed      *Feed
 	detail    wire.Detail
 	detailSet bool
+}
+
+// title sets the tab's title when it changed.
+func (l *live) title(ctx app.Context, s string) {
+	if s != l.titleSet {
+		l.titleSet = s
+		ctx.Page().SetTitle(s)
+	}
 }
 
 // subscribe asks the hub for d: these entities in full and summaries for

@@ -138,6 +138,6 @@ func TestPanelAndTileUnconfirmedAfterHubRestart(t *testing.T) {
 	wantAll(t, text, "Available", "Last known state, kept across a restart of the hub: no agent has confirmed it yet.")
 	w := &Wall{}
 	w.now = hubNow
-	tile := visibleText(w.renderTile(T(English), e, hubNow))
+	tile := visibleText(w.renderTile(T(English), e, hubNow, nil))
 	wantAll(t, tile, "General Available · 3 d 4 h 5 min · unconfirmed")
 }

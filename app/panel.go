@@ -211,6 +211,18 @@ func meter(label string, used, total uint64) app.UI {
 		Low(t * 0.75).High(t * 0.9).Optimum(0)
 }
 
+// diskLevel is the warning class for a disk percentage (df's), at the
+// meter's own thresholds.
+func diskLevel(pct int) string {
+	switch {
+	case pct >= 90:
+		return "disk--full"
+	case pct >= 75:
+		return "disk--warn"
+	}
+	return "disk--ok"
+}
+
 func (p *EntityPanel) renderDisk() app.UI {
 	t := p.t()
 	parts := append([]wire.Partition(nil), p.Entity.Partitions...)
@@ -228,9 +240,14 @@ func (p *EntityPanel) renderDisk() app.UI {
 				}),
 				app.Span().Class("disk-dev").Text(" "+d.Device+" "+d.FSType),
 			),
-			meter(t.F(t.DiskUsedLabelF, d.Mountpoint), d.Used, d.Total),
-			app.P().Class("figures").Text(t.F(t.DiskFiguresF,
-				t.BytesText(d.Used), Percent(d.Used, d.Total), t.BytesText(d.Free), t.BytesText(d.Total))),
+			// The bar, the percentage and the warning colours all follow
+			// df: used against used + available, without the reserve.
+			meter(t.F(t.DiskUsedLabelF, d.Mountpoint), d.Used, d.Used+d.Free),
+			app.P().Class("figures "+diskLevel(DiskPercent(d))).Title(t.DiskPercentNote).Text(t.F(t.DiskFiguresF,
+				t.BytesText(d.Used), DiskPercent(d), t.BytesText(d.Free), t.BytesText(d.Total))),
+			app.If(d.Reserved() > 0, func() app.UI {
+				return app.P().Class("figures disk-reserved").Text(t.F(t.DiskReservedF, t.BytesText(d.Reserved())))
+			}),
 		)
 	})))
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"maps"
 	"math"
 	"sort"
 	"strconv"
@@ -123,9 +124,41 @@ func WallOrder(entities map[string]wire.Entity, treeOrder []string, f WallFilter
 // never below the minimum tile; when not all fit, perPage tiles make a page
 // and the pages rotate. scale (1-6) is the text size step the tiles allow.
 func WallLayout(n int, w, h float64) (cols, rows, perPage, scale int) {
+	return wallLayout(n, w, h, 1)
+}
+
+// maxShrink bounds FitLayout's steps: past it the wall shows what it can.
+const maxShrink = 30
+
+// denseSteps are the compact text steps FitLayout takes at text scale 1
+// before it makes tiles larger.
+const denseSteps = 2
+
+// FitLayout is WallLayout made smaller by shrink steps, which the browser
+// takes while some tile's text does not fit: first the text scale goes
+// down to 1, then the secondary lines (reason, disk) get smaller (dense
+// 1, 2), then the minimum tile grows by a tenth a step, so fewer tiles
+// share a page: a tile never clips its text to keep them all.
+func FitLayout(n int, w, h float64, shrink int) (cols, rows, perPage, scale, dense int) {
+	shrink = max(shrink, 0)
+	cols, rows, perPage, scale = wallLayout(n, w, h, 1)
+	if shrink < scale {
+		return cols, rows, perPage, scale - shrink, 0
+	}
+	if d := shrink - (scale - 1); d <= denseSteps {
+		return cols, rows, perPage, 1, d
+	}
+	grow := math.Pow(1.1, float64(shrink-(scale-1)-denseSteps))
+	cols, rows, perPage, _ = wallLayout(n, w, h, grow)
+	return cols, rows, perPage, 1, denseSteps
+}
+
+// wallLayout is WallLayout with the minimum tile grown by grow.
+func wallLayout(n int, w, h, grow float64) (cols, rows, perPage, scale int) {
 	if n < 1 {
 		return 1, 1, 0, 1
 	}
+	minW, minH := minTileW*grow, minTileH*grow
 	size := func(c, r int) (float64, float64) {
 		return (w - float64(c-1)*gridGapEm) / float64(c), (h - float64(r-1)*gridGapEm) / float64(r)
 	}
@@ -133,7 +166,7 @@ func WallLayout(n int, w, h float64) (cols, rows, perPage, scale int) {
 	for c := 1; c <= n; c++ {
 		r := (n + c - 1) / c
 		tw, th := size(c, r)
-		if tw < minTileW || th < minTileH {
+		if tw < minW || th < minH {
 			continue
 		}
 		if score := math.Min(tw/tileAspect, th); score > best {
@@ -141,8 +174,8 @@ func WallLayout(n int, w, h float64) (cols, rows, perPage, scale int) {
 		}
 	}
 	if best < 0 { // pages
-		cols = max(1, int((w+gridGapEm)/(minTileW+gridGapEm)))
-		rows = max(1, int((h+gridGapEm)/(minTileH+gridGapEm)))
+		cols = max(1, int((w+gridGapEm)/(minW+gridGapEm)))
+		rows = max(1, int((h+gridGapEm)/(minH+gridGapEm)))
 		pages := (n + cols*rows - 1) / (cols * rows)
 		per := (n + pages - 1) / pages // spread evenly over the pages
 		// keep the shape but drop rows the pages do not need
@@ -178,6 +211,17 @@ type Wall struct {
 	updateAt time.Time
 	wake     app.Value
 	release  []func()
+	// shrink is how many FitLayout steps the text needed to fit, found for
+	// the screen, language and tile contents summed up in fitKey.
+	shrink int
+	fitKey string
+	// fitPending: a check waits for the next render (one at a time, or
+	// two checks of the same page would each take a step). drawnShrink
+	// is the shrink of the last render, what the page on screen shows.
+	fitPending  bool
+	drawnShrink int
+	// wide: tiles given two cells because their text needs them.
+	wide map[string]bool
 }
 
 // OnNav implements app.Navigator: the URL's filter and rotation.
@@ -200,13 +244,14 @@ func (w *Wall) setup(ctx app.Context) {
 // OnMount implements app.Mounter.
 func (w *Wall) OnMount(ctx app.Context) {
 	w.setup(ctx)
-	ctx.Page().SetTitle(T(w.lang).WallTitle + " — " + T(w.lang).Brand)
+	w.setTitle(ctx)
 	w.subscribe(wire.DetailNone) // tiles need summaries only: status, reason, fullest disk
 	w.start(ctx, func(ctx app.Context, b *Batch) { w.afterTick(ctx) })
 	if app.IsClient {
 		w.listen()
 		w.keepAwake()
 		ctx.Defer(func(app.Context) { w.measure() })
+		w.fit(ctx)
 	}
 }
 
@@ -223,7 +268,148 @@ func (w *Wall) OnDismount() {
 }
 
 // OnResize implements app.Resizer.
-func (w *Wall) OnResize(ctx app.Context) { w.measure() }
+func (w *Wall) OnResize(ctx app.Context) {
+	w.measure()
+	w.fit(ctx)
+}
+
+// fit checks, once the page has rendered, that every tile's text fits; if
+// not, it takes one more FitLayout step and checks again after that
+// render, until it fits. The steps start over when the screen, the
+// language or what the tiles say changes.
+func (w *Wall) fit(ctx app.Context) {
+	if !app.IsClient || w.fitPending {
+		return
+	}
+	w.fitPending = true
+	ctx.Defer(func(ctx app.Context) {
+		w.fitPending = false
+		w.measure()
+		if key := w.fitSignature(); key != w.fitKey {
+			w.fitKey = key
+			w.shrink = 0
+			w.wide = nil
+			setFitState("pending")
+			ctx.Dispatch(func(ctx app.Context) { w.fit(ctx) })
+			return
+		}
+		if w.drawnShrink != w.shrink {
+			ctx.Dispatch(func(ctx app.Context) { w.fit(ctx) }) // not drawn yet
+			return
+		}
+		over := overflowingTiles()
+		if len(over) > 0 && w.widen(over) {
+			setFitState("pending")
+			ctx.Dispatch(func(ctx app.Context) { w.fit(ctx) })
+			return
+		}
+		if len(over) > 0 && w.shrink < maxShrink {
+			w.shrink++
+			w.wide = nil // every tile grows: widening starts over
+			setFitState("pending")
+			ctx.Dispatch(func(ctx app.Context) { w.fit(ctx) })
+			return
+		}
+		setFitState(strconv.FormatBool(len(over) == 0))
+	})
+}
+
+// setFitState marks the grid with the fitting's progress (data-fit:
+// pending, true when every text fits, false when maxShrink was not
+// enough), for tests and the curious. It is not part of the rendered
+// tree, so renders leave it alone.
+func setFitState(v string) {
+	if g := app.Window().GetElementByID("wall-grid"); g.Truthy() {
+		g.Call("setAttribute", "data-fit", v)
+	}
+}
+
+// fitSignature sums up what decides whether the text fits, the ticking
+// durations aside (a longer one that no longer fits takes a step).
+func (w *Wall) fitSignature() string {
+	win := app.Window()
+	var b strings.Builder
+	b.WriteString(win.Get("innerWidth").String() + "x" + win.Get("innerHeight").String() + " " + string(w.lang))
+	for _, id := range WallOrder(w.st.entities, w.st.order, w.filter) {
+		e := w.st.entities[id]
+		b.WriteString("|" + e.Name + "\x00" + string(e.Status) + "\x00" + e.Reason + "\x00" + e.ServedBy)
+		if e.Inherited {
+			b.WriteString("<")
+		}
+		if e.DiskForecast != nil {
+			b.WriteString("!")
+		}
+	}
+	return b.String()
+}
+
+// widen gives the tiles whose text does not fit, once the text is as
+// small as it gets (dense steps done), two cells instead of one, when the
+// wall still holds every tile on one page that way: a long reason then
+// makes its own tile larger rather than every tile smaller. It reports
+// whether it widened any.
+func (w *Wall) widen(over []string) bool {
+	ids := WallOrder(w.st.entities, w.st.order, w.filter)
+	cols, _, _, scale, dense := w.layout(len(ids))
+	if dense < denseSteps || cols < 2 {
+		return false // the text can still get smaller
+	}
+	next := maps.Clone(w.wide)
+	if next == nil {
+		next = map[string]bool{}
+	}
+	for _, id := range over {
+		next[id] = true
+	}
+	if len(next) == len(w.wide) {
+		return false
+	}
+	cells := len(ids) + len(next)
+	gw, gh := w.gridSize()
+	shrink := w.shrink
+	if w.shrink <= scale-1+denseSteps {
+		// The same dense text, for the new number of cells.
+		_, _, _, base := wallLayout(cells, gw, gh, 1)
+		shrink = base - 1 + denseSteps
+	}
+	if _, _, perNext, _, _ := FitLayout(cells, gw, gh, shrink); perNext < cells {
+		return false // not on one page: larger tiles for all instead
+	}
+	w.wide, w.shrink = next, shrink
+	return true
+}
+
+// overflowingTiles lists the entities whose tile's text overflows its
+// box: a tile taller than its cell, or a line wider (or, clamped, taller)
+// than itself.
+func overflowingTiles() []string {
+	over := func(e app.Value) bool {
+		return e.Get("scrollWidth").Int() > e.Get("clientWidth").Int()+1 ||
+			e.Get("scrollHeight").Int() > e.Get("clientHeight").Int()+1
+	}
+	var ids []string
+	tiles := app.Window().Get("document").Call("querySelectorAll", ".wall-grid .tile")
+	for i := range tiles.Length() {
+		t := tiles.Index(i)
+		bad := over(t)
+		parts := t.Call("querySelectorAll", tileTextSelector)
+		for j := 0; !bad && j < parts.Length(); j++ {
+			bad = over(parts.Index(j))
+		}
+		if bad {
+			id := ""
+			if v := t.Get("dataset").Get("entity"); v.Truthy() {
+				id = v.String()
+			}
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// tileTextSelector: every box of a tile that holds text.
+const tileTextSelector = ".tile-name, .tile-status, .tile-word, .tile-since, .tile-reason, .tile-served, " +
+	".tile-forecast, .tile-forecast-text, .tile-disk, .tile-disk-text"
 
 // OnAppUpdate implements app.AppUpdater: an unattended screen reloads itself
 // after a countdown that anyone can cut short.
@@ -252,13 +438,15 @@ func (w *Wall) statusChanged(old wire.Status, e wire.Entity) {
 func (w *Wall) afterTick(ctx app.Context) {
 	if app.IsClient {
 		w.measure()
+		w.fit(ctx)
+		w.setTitle(ctx)
 	}
 	if w.update && !w.updateAt.IsZero() && w.now.Sub(w.updateAt) >= updateCountdown {
 		ctx.Reload()
 		return
 	}
 	ids := WallOrder(w.st.entities, w.st.order, w.filter)
-	_, _, per, _ := w.layout(len(ids))
+	_, _, per, _, _ := w.layout(len(ids))
 	pages := 1
 	if per > 0 {
 		pages = (len(ids) + per - 1) / per
@@ -273,12 +461,18 @@ func (w *Wall) afterTick(ctx app.Context) {
 }
 
 // layout for n tiles in the measured grid (a 1920×1080 guess before).
-func (w *Wall) layout(n int) (cols, rows, perPage, scale int) {
-	gw, gh := w.gridW, w.gridH
-	if gw <= 0 || gh <= 0 {
-		gw, gh = 118, 62
+func (w *Wall) layout(n int) (cols, rows, perPage, scale, dense int) {
+	gw, gh := w.gridSize()
+	return FitLayout(n+len(w.wide), gw, gh, w.shrink) // a wide tile takes two cells
+}
+
+// gridSize is the grid's size in em, a 1920×1080 guess before it is
+// measured.
+func (w *Wall) gridSize() (gw, gh float64) {
+	if w.gridW <= 0 || w.gridH <= 0 {
+		return 118, 62
 	}
-	return WallLayout(n, gw, gh)
+	return w.gridW, w.gridH
 }
 
 // measure reads the grid area's size in em of the wall's font.
@@ -376,14 +570,27 @@ func ignoreRejection(p app.Value) {
 
 func (w *Wall) switchLang(ctx app.Context, lang Lang) {
 	w.setLang(ctx, lang)
-	ctx.Page().SetTitle(T(lang).WallTitle + " — " + T(lang).Brand)
+	w.setTitle(ctx)
+}
+
+// setTitle names the tab, with the number of problems on the wall first.
+func (w *Wall) setTitle(ctx app.Context) {
+	n := 0
+	for _, id := range WallOrder(w.st.entities, w.st.order, w.filter) {
+		if isProblem(w.st.entities[id].Status) {
+			n++
+		}
+	}
+	t := T(w.lang)
+	w.title(ctx, PageTitle(n, t.WallTitle+" — "+t.Brand))
 }
 
 // Render implements app.Composer.
 func (w *Wall) Render() app.UI {
 	t := T(w.lang)
 	ids := WallOrder(w.st.entities, w.st.order, w.filter)
-	cols, rows, per, scale := w.layout(len(ids))
+	cols, rows, per, scale, dense := w.layout(len(ids))
+	w.drawnShrink = w.shrink
 	pages := 1
 	if per > 0 {
 		pages = (len(ids) + per - 1) / per
@@ -394,6 +601,10 @@ func (w *Wall) Render() app.UI {
 		shown = ids[page*per : min(len(ids), (page+1)*per)]
 	}
 	hubNow := w.st.hubNow(w.now)
+	onWall := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		onWall[id] = true
+	}
 	cls := "wall"
 	if w.showStale() {
 		cls += " wall--stale"
@@ -430,14 +641,14 @@ func (w *Wall) Render() app.UI {
 				app.Button().Class("btn btn--wall").Text(t.Reload).OnClick(func(ctx app.Context, e app.Event) { ctx.Reload() }),
 			)
 		}),
-		app.Main().ID("wall-grid").Class("wall-grid cols-"+strconv.Itoa(cols)+" rows-"+strconv.Itoa(rows)+" scale-"+strconv.Itoa(scale)).Body(
+		app.Main().ID("wall-grid").Class("wall-grid cols-"+strconv.Itoa(cols)+" rows-"+strconv.Itoa(rows)+" scale-"+strconv.Itoa(scale)+" dense-"+strconv.Itoa(dense)).Body(
 			app.If(!w.st.loaded, func() app.UI {
 				return app.P().Class("wall-empty").Role("status").Text(t.Loading)
 			}).ElseIf(len(ids) == 0, func() app.UI {
 				return app.P().Class("wall-empty").Text(t.WallEmpty)
 			}),
 			app.Range(shown).Slice(func(i int) app.UI {
-				return w.renderTile(t, w.st.entities[shown[i]], hubNow)
+				return w.renderTile(t, w.st.entities[shown[i]], hubNow, onWall)
 			}),
 			app.Div().Class("sr-only").Role("status").Aria("live", "polite").Body(
 				app.Range(w.announce).Slice(func(i int) app.UI { return app.P().Text(w.announce[i]) }),
@@ -474,7 +685,8 @@ func (w *Wall) renderCounts(t *Texts, ids []string) app.UI {
 	return app.Ul().Class("wall-counts").Aria("label", t.WallStatusCounts).Body(items...)
 }
 
-// fullest is the partition with the highest use, main first on a tie.
+// fullest is the partition with the highest use (df's percentage), main
+// first on a tie.
 func fullest(ps []wire.Partition) (wire.Partition, bool) {
 	var best wire.Partition
 	found := false
@@ -482,17 +694,20 @@ func fullest(ps []wire.Partition) (wire.Partition, bool) {
 		if p.Total == 0 {
 			continue
 		}
-		if !found || Percent(p.Used, p.Total) > Percent(best.Used, best.Total) ||
-			(Percent(p.Used, p.Total) == Percent(best.Used, best.Total) && p.Main && !best.Main) {
+		if !found || DiskPercent(p) > DiskPercent(best) ||
+			(DiskPercent(p) == DiskPercent(best) && p.Main && !best.Main) {
 			best, found = p, true
 		}
 	}
 	return best, found
 }
 
-func (w *Wall) renderTile(t *Texts, e wire.Entity, hubNow time.Time) app.UI {
+func (w *Wall) renderTile(t *Texts, e wire.Entity, hubNow time.Time, onWall map[string]bool) app.UI {
 	info := t.Status(e.Status)
 	cls := "tile status--" + info.Class
+	if w.wide[e.ID] {
+		cls += " tile--wide"
+	}
 	if at, ok := w.changed[e.ID]; ok && w.now.Sub(at) < highlightFor {
 		cls += " tile--changed"
 	}
@@ -506,9 +721,21 @@ func (w *Wall) renderTile(t *Texts, e wire.Entity, hubNow time.Time) app.UI {
 	}
 	disk, hasDisk := fullest(e.Partitions)
 	if !hasDisk && e.FullestPct != nil { // a summary: the hub sends the percentage only
-		disk, hasDisk = wire.Partition{Mountpoint: e.FullestMount, Used: uint64(*e.FullestPct), Total: 100}, true
+		pct := uint64(min(max(*e.FullestPct, 0), 100))
+		disk, hasDisk = wire.Partition{Mountpoint: e.FullestMount, Used: pct, Free: 100 - pct, Total: 100}, true
 	}
-	return app.Article().Class(cls).Aria("labelledby", "tile-"+e.ID).Body(
+	// An inherited tile names the server it shares with its parent, so
+	// that several red tiles read as one server down, not several.
+	served, reason := "", e.Reason
+	if e.Inherited && e.ServedBy != "" && e.Status != wire.StatusNotLinked {
+		served = t.F(t.WallServedByF, e.ServedBy)
+		if onWall[e.ServedByEntity] {
+			// The server's own tile says why, in the same words: the
+			// room goes to the name of the server they share.
+			reason = ""
+		}
+	}
+	return app.Article().Class(cls).DataSet("entity", e.ID).Aria("labelledby", "tile-"+e.ID).Body(
 		app.H2().Class("tile-name").Body(
 			app.A().ID("tile-"+e.ID).Href(EntityPath(e.ID)).Title(TreeLabel(e)).
 				Aria("label", t.F(t.WallEntityLinkF, TreeLabel(e), info.Label)).Text(e.Name),
@@ -520,15 +747,18 @@ func (w *Wall) renderTile(t *Texts, e wire.Entity, hubNow time.Time) app.UI {
 				return app.Span().Class("tile-since").Text(" · " + since)
 			}),
 		),
-		app.If(e.Reason != "", func() app.UI {
-			return app.P().Class("tile-reason").Title(e.Reason).Text(e.Reason)
+		app.If(reason != "", func() app.UI {
+			return app.P().Class("tile-reason").Title(reason).Text(reason)
+		}),
+		app.If(served != "", func() app.UI {
+			return app.P().Class("tile-served").Title(e.Reason).Text(served)
 		}),
 		renderTileForecast(t, e.DiskForecast),
 		app.If(hasDisk, func() app.UI {
-			pct := Percent(disk.Used, disk.Total)
+			pct := DiskPercent(disk)
 			label := t.F(t.WallDiskF, disk.Mountpoint, pct)
-			return app.Div().Class("tile-disk").Body(
-				meter(label, disk.Used, disk.Total),
+			return app.Div().Class("tile-disk "+diskLevel(pct)).Body(
+				meter(label, disk.Used, disk.Used+disk.Free),
 				app.Span().Class("tile-disk-text").Text(label),
 			)
 		}).ElseIf(e.Status != wire.StatusNotLinked && e.ServedBy != "", func() app.UI {

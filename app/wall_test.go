@@ -273,3 +273,64 @@ func TestUpdateOffers(t *testing.T) {
 	})
 	wantAll(t, visibleText(w), "A new version is ready: reloading in 45 s. Reload")
 }
+
+// FitLayout's steps: the text scale first, then the dense steps, then
+// larger tiles (fewer a page); each step shows no more than the one before.
+func TestFitLayoutSteps(t *testing.T) {
+	c0, r0, per0, s0, d0 := FitLayout(12, 119, 62, 0)
+	if c, r, per, s := WallLayout(12, 119, 62); c != c0 || r != r0 || per != per0 || s != s0 || d0 != 0 {
+		t.Fatalf("step 0 is not WallLayout: %d×%d %d scale %d dense %d", c0, r0, per0, s0, d0)
+	}
+	prevPer, prevScale, prevDense := per0, s0, d0
+	sawDense, sawGrow := false, false
+	for shrink := 1; shrink <= maxShrink; shrink++ {
+		_, _, per, s, d := FitLayout(12, 119, 62, shrink)
+		if s > prevScale || per > prevPer || (s == prevScale && per == prevPer && d < prevDense) {
+			t.Fatalf("step %d grew: %d per page, scale %d, dense %d after %d, %d, %d", shrink, per, s, d, prevPer, prevScale, prevDense)
+		}
+		if s > 1 && d > 0 {
+			t.Errorf("step %d: dense text before the smallest scale", shrink)
+		}
+		sawDense = sawDense || d == denseSteps
+		sawGrow = sawGrow || per < 12
+		prevPer, prevScale, prevDense = per, s, d
+	}
+	if !sawDense || !sawGrow {
+		t.Errorf("the steps never reached dense text (%v) or fewer tiles a page (%v)", sawDense, sawGrow)
+	}
+	if _, _, per, _, _ := FitLayout(12, 119, 62, maxShrink); per < 1 {
+		t.Errorf("the last step shows %d tiles", per)
+	}
+}
+
+// An inherited tile names the server it shares; its reason, the server's
+// own, is left to the server's tile when that is on the wall.
+func TestWallTileServedBy(t *testing.T) {
+	w := &Wall{}
+	w.now = hubNow
+	e := offlineEntity()
+	e.ID, e.Name, e.Path, e.Inherited, e.ServedBy, e.ServedByEntity = "UUID7", "Lab", []string{"General", "Public", "Lab"}, true, "imaging-lyon", "UUID2"
+	alone := visibleText(w.renderTile(T(English), e, hubNow, map[string]bool{"UUID7": true}))
+	wantAll(t, alone, "Lab Offline", "served by imaging-lyon", "no report for 15 s")
+	beside := visibleText(w.renderTile(T(French), e, hubNow, map[string]bool{"UUID7": true, "UUID2": true}))
+	wantAll(t, beside, "Lab Hors ligne", "desservie par imaging-lyon")
+	wantNone(t, beside, "no report for 15 s")
+	own := visibleText(w.renderTile(T(English), offlineEntity(), hubNow, nil))
+	wantNone(t, own, "served by")
+	wantAll(t, own, "no report for 15 s")
+}
+
+// The tile's disk percentage is df's: used / (used + free), rounded up.
+func TestWallTileDiskAsDf(t *testing.T) {
+	w := &Wall{}
+	w.now = hubNow
+	e := availableEntity()
+	e.Partitions = []wire.Partition{{Mountpoint: "/srv", Total: 100 << 30, Used: 15 << 30, Free: 80 << 30, Main: true}}
+	wantAll(t, visibleText(w.renderTile(T(English), e, hubNow, nil)), "Disk /srv: 16 % used")
+	// A summary carries the hub's percentage only.
+	e.Partitions, e.FullestPct, e.FullestMount = nil, ptr(91), "/srv"
+	html := app.HTMLString(w.renderTile(T(English), e, hubNow, nil))
+	if !strings.Contains(html, "Disk /srv: 91 % used") || !strings.Contains(html, "disk--full") {
+		t.Errorf("summary tile: %s", html)
+	}
+}

@@ -14,10 +14,12 @@ WASM_SRC := $(shell find app cmd/imaging-app wire -name '*.go' ! -name '*_test.g
 wasm: $(WASM_OUTPUTS)
 
 $(WASM): $(WASM_SRC)
+	@echo "==> compiling the browser app to WebAssembly (web/static/app.wasm): the slowest step, often a minute or more"
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $@ ./cmd/imaging-app
 
 # .br, .gz and .sum are written together; .sum is the one make tracks.
 $(WASM).sum: $(WASM) web/internal/precompress/main.go
+	@echo "==> compressing app.wasm (brotli and gzip, served precompressed)"
 	$(GO) run ./web/internal/precompress $(WASM)
 
 $(WASM).br $(WASM).gz: $(WASM).sum ;

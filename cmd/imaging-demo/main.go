@@ -89,9 +89,10 @@ func run() error {
 	}
 
 	repoDir := filepath.Join(dir, "imaging")
+	legacy, imageSize := sampleSizes(diskUsed(dir))
 	if _, err := sample.Generate(repoDir, sample.Options{
-		Complete: 12, Legacy: 3, InProgress: 1, Failed: 1, Invalid: 1,
-		Clients: 9, ClientsWithImages: 6, WithUUIDCache: true,
+		Complete: sampleComplete, Legacy: legacy, InProgress: 1, Failed: 1, Invalid: 1,
+		Clients: 9, ClientsWithImages: 6, WithUUIDCache: true, ImageSize: imageSize,
 	}); err != nil {
 		return fmt.Errorf("generate the sample repository: %w", err)
 	}
@@ -210,6 +211,30 @@ REST: %s/api/v1/entities    Press Ctrl-C to stop.
 		return err
 	}
 	return nil
+}
+
+// The sample repository's images declare sizes without taking the space;
+// they sit on this machine's real disk, whose figures the page shows
+// beside them. So that the demo never shows more image bytes than the disk
+// holds, the images together declare at most half of what is used there.
+const (
+	sampleComplete = 12
+	sampleLegacy   = 3
+	legacyBytes    = 4_000_000 << 10 // what the sample's legacy images declare, each (about)
+	minImageSize   = 64 << 20
+)
+
+// sampleSizes picks the legacy image count and the size of each complete
+// image for a disk with used bytes in use (0: unknown).
+func sampleSizes(used uint64) (legacy int, imageSize uint64) {
+	budget := used / 2
+	legacy = sampleLegacy
+	if budget < 2*sampleLegacy*legacyBytes {
+		legacy = 0 // a nearly empty disk: no 4 GB legacy images
+	}
+	left := budget - uint64(legacy)*legacyBytes
+	imageSize = max(left/sampleComplete, minImageSize)
+	return legacy, min(imageSize, 64<<30)
 }
 
 func envOr(k, def string) string {

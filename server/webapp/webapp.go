@@ -102,7 +102,7 @@ func New(o Options) (http.Handler, error) {
 	} else {
 		h.Body = func() app.HTMLBody { return app.Body().Class("wasm-missing") }
 	}
-	return h, nil
+	return fixGenerated(h), nil
 }
 
 // wasmFiles are app.wasm and the compressed copies that match it.
