@@ -193,13 +193,17 @@ type Probe struct {
 // Entity is the hub's view of one entity: what REST returns and what viewers
 // receive.
 type Entity struct {
-	ID     string    `json:"id"`
-	Name   string    `json:"name"`
-	Parent string    `json:"parent,omitempty"`
-	Path   []string  `json:"path"` // names from the root down to this entity
-	Status Status    `json:"status"`
-	Reason string    `json:"reason,omitempty"`
-	Since  time.Time `json:"since"`
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Parent string   `json:"parent,omitempty"`
+	Path   []string `json:"path"` // names from the root down to this entity
+	Status Status   `json:"status"`
+	Reason string   `json:"reason,omitempty"`
+	// ReasonCode says why in a form the page translates (wire/reasons.go),
+	// with its parameters; Reason stays the hub's English text.
+	ReasonCode string            `json:"reason_code,omitempty"`
+	ReasonArgs map[string]string `json:"reason_args,omitempty"`
+	Since      time.Time         `json:"since"`
 	// Stale marks a last known state restored after a hub restart: no agent
 	// has confirmed it since.
 	Stale bool `json:"stale,omitempty"`
@@ -249,6 +253,33 @@ type EntityAlert struct {
 	FiredAt time.Time `json:"fired_at"`
 }
 
+// Why Medulla's databases cannot be read (Medulla.ErrorCode).
+const (
+	MedullaUnreachable  = "unreachable"   // no database server answers
+	MedullaTimeout      = "timeout"       // it answers too slowly
+	MedullaAccessDenied = "access_denied" // the hub's account is refused
+	MedullaSchema       = "schema"        // not the tables Medulla has
+	MedullaConfig       = "config"        // the hub's DSN is wrong
+	MedullaOther        = "other"
+)
+
+// MedullaErrorText is the English sentence of a Medulla.ErrorCode.
+func MedullaErrorText(code string) string {
+	switch code {
+	case MedullaUnreachable:
+		return "Medulla's database cannot be reached"
+	case MedullaTimeout:
+		return "Medulla's database answers too slowly"
+	case MedullaAccessDenied:
+		return "Medulla's database refuses the hub's account"
+	case MedullaSchema:
+		return "Medulla's database does not have the expected tables"
+	case MedullaConfig:
+		return "the hub's settings for Medulla's database are wrong"
+	}
+	return "Medulla's database cannot be read"
+}
+
 // SourceMedulla names figures read from Medulla's MariaDB databases.
 const SourceMedulla = "medulla_database"
 
@@ -258,9 +289,12 @@ type Medulla struct {
 	Source   string    `json:"source"`
 	LoadedAt time.Time `json:"loaded_at"`
 	// Stale is set while the database link fails: the figures are the last
-	// ones read (LoadedAt says when) and Error says why.
-	Stale bool   `json:"stale,omitempty"`
-	Error string `json:"error,omitempty"`
+	// ones read (LoadedAt says when), ErrorCode says why (MedullaError*)
+	// and Error in English; neither names the database's user, host or
+	// socket (the hub's log does).
+	Stale     bool   `json:"stale,omitempty"`
+	Error     string `json:"error,omitempty"`
+	ErrorCode string `json:"error_code,omitempty"`
 	// Server is the entity's own imaging server in Medulla, if any.
 	Server    string `json:"server,omitempty"`
 	ServerURL string `json:"server_url,omitempty"`
@@ -296,7 +330,7 @@ type ActivityLine struct {
 // not with every report, so summaries cost viewers almost nothing.
 func Summarize(e Entity) Entity {
 	s := Entity{ID: e.ID, Name: e.Name, Parent: e.Parent, Path: e.Path, Status: e.Status, Reason: e.Reason,
-		Since: e.Since, Stale: e.Stale, Summary: true, ServedBy: e.ServedBy, ServedByEntity: e.ServedByEntity, Inherited: e.Inherited,
+		ReasonCode: e.ReasonCode, ReasonArgs: e.ReasonArgs, Since: e.Since, Stale: e.Stale, Summary: true, ServedBy: e.ServedBy, ServedByEntity: e.ServedByEntity, Inherited: e.Inherited,
 		Alerts: e.Alerts}
 	best := -1
 	for _, p := range e.Partitions {

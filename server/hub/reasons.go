@@ -11,29 +11,26 @@ import (
 // They are fixed texts: nothing a peer sends ever reaches an entity's
 // reason, the history or a viewer. What the peer sent goes to the log only,
 // clipped and escaped (logDetail).
+// wire holds the texts, so that each has a code the page translates.
 const (
-	reasonTokenRejected   = "agent token rejected"
-	reasonMalformedHello  = "the agent's first message was malformed: check that the agent's version is supported by this hub"
-	reasonProtocol        = "the agent speaks a protocol version this hub does not support: upgrade the agent or the hub"
-	reasonEntityMismatch  = "the agent's hello names another entity than its connection request"
-	reasonMalformedReport = "the agent sent a malformed report (details in the hub's log)"
-	reasonTooLarge        = "the agent sent a message larger than the hub accepts"
-	reasonAgentClosed     = "the agent closed its connection (shutdown)"
-	reasonConnectionLost  = "connection to the agent lost"
-	reasonReplaced        = "replaced by a newer connection from the same imaging server"
-	reasonRevoked         = "agent token revoked by a configuration change"
-	reasonUnlinked        = "imaging server no longer linked in the hub configuration"
-	reasonNoPong          = "no answer to pings within the deadline"
-	reasonShutdown        = "hub shutting down"
+	reasonTokenRejected   = wire.TextTokenRejected
+	reasonMalformedHello  = wire.TextMalformedHello
+	reasonProtocol        = wire.TextProtocol
+	reasonEntityMismatch  = wire.TextEntityMismatch
+	reasonMalformedReport = wire.TextMalformedReport
+	reasonTooLarge        = wire.TextTooLarge
+	reasonAgentClosed     = wire.TextAgentClosed
+	reasonConnectionLost  = wire.TextAgentLost
+	reasonReplaced        = wire.TextReplaced
+	reasonRevoked         = wire.TextTokenRevoked
+	reasonUnlinked        = wire.TextUnlinked
+	reasonNoPong          = wire.TextNoPong
+	reasonShutdown        = wire.TextHubShutdown
 )
 
-func reasonFlood(max int, interval time.Duration) string {
-	return "the agent sent too many messages (more than " + strconv.Itoa(max) + " per " + interval.String() + ")"
-}
+func reasonFlood(max int, interval time.Duration) string { return wire.FloodText(max, interval) }
 
-func reasonMissedPings(deadline time.Duration) string {
-	return "no answer from the agent within " + deadline.String() + " (missed pings)"
-}
+func reasonMissedPings(deadline time.Duration) string { return wire.MissedPingsText(deadline) }
 
 // logEntity is an entity id as a peer named it: as is when it is a valid
 // id, escaped and clipped otherwise.

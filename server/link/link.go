@@ -7,6 +7,7 @@ package link
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"reflect"
 	"time"
@@ -36,9 +37,11 @@ type Runner struct {
 	loader  Loader
 	target  Target
 	refresh time.Duration
-	log     *slog.Logger
-	now     func() time.Time
-	files   chan config.File
+	// checkEvery is how often the databases are pinged between loads.
+	checkEvery time.Duration
+	log        *slog.Logger
+	now        func() time.Time
+	files      chan config.File
 
 	snap    *medulla.Snapshot
 	merged  *config.File
@@ -55,7 +58,13 @@ func New(file config.File, loader Loader, target Target, refresh time.Duration, 
 	if refresh <= 0 {
 		refresh = DefaultRefresh
 	}
-	return &Runner{file: file, loader: loader, target: target, refresh: refresh, log: log, now: time.Now, files: make(chan config.File, 1)}
+	// The databases are checked every agent interval between loads.
+	checkEvery := time.Duration(file.Interval)
+	if checkEvery <= 0 {
+		checkEvery = config.DefaultInterval
+	}
+	return &Runner{file: file, loader: loader, target: target, refresh: refresh, checkEvery: checkEvery, log: log, now: time.Now,
+		files: make(chan config.File, 1)}
 }
 
 // ReloadFile hands a newly read configuration file to the runner (SIGHUP).
@@ -97,11 +106,20 @@ func MedullaConfig(flags config.MedullaLink, getenv func(string) string, file *c
 func (r *Runner) Run(ctx context.Context) {
 	t := time.NewTicker(r.refresh)
 	defer t.Stop()
+	var checkC <-chan time.Time
+	p, canPing := r.loader.(Pinger)
+	if canPing && r.checkEvery < r.refresh {
+		c := time.NewTicker(r.checkEvery)
+		defer c.Stop()
+		checkC = c.C
+	}
 	r.refreshOnce(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-checkC:
+			r.check(ctx, p)
 		case f := <-r.files:
 			r.file = f
 			r.apply(ctx)
@@ -148,27 +166,56 @@ func (r *Runner) apply(ctx context.Context) {
 	}
 }
 
-// failed keeps the last figures, marked stale with the reason; the statuses
-// come from the agents and are not touched.
+// failed keeps the last figures, marked stale with why; the statuses come
+// from the agents and are not touched. Viewers get a code and a fixed
+// sentence; the database's user, host and socket stay in the log.
 func (r *Runner) failed(ctx context.Context, err error) {
 	msg := err.Error()
 	if msg != r.lastErr {
 		r.log.Warn("Medulla database link failing; figures kept with their age", "err", msg)
 		r.lastErr = msg
 	}
+	code := wire.MedullaOther
+	var me *medulla.Error
+	if errors.As(err, &me) {
+		code = me.Kind.String()
+	}
+	text := wire.MedullaErrorText(code)
 	stale := make(map[string]*wire.Medulla, len(r.figs))
 	for id, f := range r.figs {
 		cp := *f
-		cp.Stale, cp.Error = true, msg
+		cp.Stale, cp.Error, cp.ErrorCode = true, text, code
 		stale[id] = &cp
 	}
 	// Entities never read yet still say the link is failing.
 	for _, e := range Merge(r.file, r.snap).Entities {
 		if _, ok := stale[e.ID]; !ok {
-			stale[e.ID] = &wire.Medulla{Source: wire.SourceMedulla, Stale: true, Error: msg}
+			stale[e.ID] = &wire.Medulla{Source: wire.SourceMedulla, Stale: true, Error: text, ErrorCode: code}
 		}
 	}
 	_ = r.target.SetMedulla(ctx, stale)
+}
+
+// Pinger is a Loader that can check its databases cheaply between loads
+// (*medulla.Link): a failure is then shown within an interval, not at the
+// next refresh.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// check pings the databases: a new failure marks the figures stale at
+// once, a recovery reloads at once.
+func (r *Runner) check(ctx context.Context, p Pinger) {
+	cctx, cancel := context.WithTimeout(ctx, r.checkEvery)
+	err := p.Ping(cctx)
+	cancel()
+	switch {
+	case ctx.Err() != nil:
+	case err != nil && r.lastErr == "":
+		r.failed(ctx, err)
+	case err == nil && r.lastErr != "":
+		r.refreshOnce(ctx)
+	}
 }
 
 // Merge lays the file over Medulla's tree: Medulla's entities first (names,

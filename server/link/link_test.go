@@ -2,7 +2,6 @@ package link
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -99,6 +98,45 @@ func (f *fakeLoader) Load(context.Context) (*medulla.Snapshot, error) {
 	return f.snap, f.err
 }
 
+// pingingLoader is a Loader that can also be pinged.
+type pingingLoader struct {
+	fakeLoader
+	pingErr error
+}
+
+func (p *pingingLoader) Ping(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pingErr
+}
+
+func (p *pingingLoader) setPing(err error) {
+	p.mu.Lock()
+	p.pingErr = err
+	p.mu.Unlock()
+}
+
+// A database that goes down between two loads is seen within an agent
+// interval, and its return reloads at once.
+func TestRunnerSeesAFailureWithinAnInterval(t *testing.T) {
+	loader := &pingingLoader{fakeLoader: fakeLoader{snap: snapshot()}}
+	hub := &fakeHub{}
+	file := config.File{Medulla: &config.MedullaLink{}, Interval: config.Duration(20 * time.Millisecond)}
+	r := New(file, loader, hub, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	wait(t, "first load", func() bool { _, f := hub.last(); return f != nil && f["UUID1"] != nil && !f["UUID1"].Stale })
+	loader.setPing(&medulla.Error{DB: "GLPI", Kind: medulla.KindTimeout, Msg: "GLPI database: timeout"})
+	wait(t, "stale within the interval, not at the hourly refresh", func() bool {
+		_, f := hub.last()
+		return f["UUID1"].Stale && f["UUID1"].ErrorCode == wire.MedullaTimeout
+	})
+	loader.setPing(nil)
+	wait(t, "fresh again", func() bool { _, f := hub.last(); return !f["UUID1"].Stale })
+}
+
 func (f *fakeLoader) set(s *medulla.Snapshot, err error) {
 	f.mu.Lock()
 	f.snap, f.err = s, err
@@ -153,11 +191,17 @@ func TestRunnerDatabaseDownAndBack(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	wait(t, "first load", func() bool { n, f := hub.last(); return n == 1 && f != nil && f["UUID1"] != nil })
-	loader.set(nil, errors.New("imaging database: unreachable: connection refused"))
+	loader.set(nil, &medulla.Error{DB: "imaging", Kind: medulla.KindUnreachable,
+		Msg: `imaging database (user "medulla_ro", tcp(db.example:3306), database "imaging") unreachable: connection refused`})
 	wait(t, "stale figures", func() bool {
 		_, f := hub.last()
-		return f["UUID1"].Stale && strings.Contains(f["UUID1"].Error, "unreachable") && *f["UUID1"].Clients == 3
+		return f["UUID1"].Stale && f["UUID1"].ErrorCode == wire.MedullaUnreachable && *f["UUID1"].Clients == 3
 	})
+	// Viewers never read the database's user or address.
+	if _, f := hub.last(); strings.Contains(f["UUID1"].Error, "medulla_ro") || strings.Contains(f["UUID1"].Error, "db.example") ||
+		f["UUID1"].Error != wire.MedullaErrorText(wire.MedullaUnreachable) {
+		t.Fatalf("viewers read %q", f["UUID1"].Error)
+	}
 	loader.set(snapshot(), nil)
 	wait(t, "fresh figures", func() bool { _, f := hub.last(); return !f["UUID1"].Stale && f["UUID1"].Error == "" })
 	if n, _ := hub.last(); n != 1 {
@@ -175,7 +219,7 @@ func TestRunnerDatabaseDownAndBack(t *testing.T) {
 }
 
 func TestRunnerNeverLoaded(t *testing.T) {
-	loader := &fakeLoader{err: errors.New("GLPI database: access denied")}
+	loader := &fakeLoader{err: &medulla.Error{DB: "GLPI", Kind: medulla.KindAccessDenied, Msg: `GLPI database (user "glpi", unix(/run/mysqld/mysqld.sock)): access denied`}}
 	hub := &fakeHub{}
 	r := New(config.File{Medulla: &config.MedullaLink{}, Entities: []config.Entity{{ID: "UUID1", Name: "General"}}}, loader, hub, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -184,6 +228,7 @@ func TestRunnerNeverLoaded(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	wait(t, "the failure shown", func() bool {
 		_, f := hub.last()
-		return f != nil && f["UUID1"] != nil && f["UUID1"].Stale && strings.Contains(f["UUID1"].Error, "access denied") && f["UUID1"].Clients == nil
+		return f != nil && f["UUID1"] != nil && f["UUID1"].Stale && f["UUID1"].ErrorCode == wire.MedullaAccessDenied &&
+			!strings.Contains(f["UUID1"].Error, "mysqld.sock") && f["UUID1"].Clients == nil
 	})
 }

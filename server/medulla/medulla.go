@@ -155,6 +155,17 @@ func (l *Link) Close() error {
 	return errors.Join(l.imaging.db.Close(), l.glpi.db.Close())
 }
 
+// Ping checks that both databases answer (one round trip each, no query):
+// between loads, a failure is known within a ping.
+func (l *Link) Ping(ctx context.Context) error {
+	for _, c := range []*conn{l.glpi, l.imaging} {
+		if err := c.db.PingContext(ctx); err != nil {
+			return classify(ctx, err, c.info, l.cfg.QueryTimeout)
+		}
+	}
+	return nil
+}
+
 // Snapshot is what one Load read.
 type Snapshot struct {
 	Entities []Entity // by GLPI id

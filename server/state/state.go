@@ -370,7 +370,7 @@ func (m *Machine) judge(s *server, now time.Time) verdict {
 			if r := s.restored; r != nil {
 				return verdict{r.Status, r.Reason, true} // back after a hub restart: no flicker
 			}
-			return verdict{wire.StatusOffline, "agent connected, waiting for its first report", false}
+			return verdict{wire.StatusOffline, wire.TextWaitingReport, false}
 		}
 		if age := now.Sub(s.reportAt); age > m.deadline {
 			return verdict{wire.StatusConnectionError, "the agent answers pings but its last report is " + secs(age) + " old", false}
@@ -396,9 +396,9 @@ func (m *Machine) judge(s *server, now time.Time) verdict {
 		if now.Before(m.restoredUntil) {
 			return verdict{r.Status, r.Reason, true}
 		}
-		return verdict{wire.StatusOffline, "no agent has reconnected since the hub restarted", false}
+		return verdict{wire.StatusOffline, wire.TextNotReconnected, false}
 	}
-	return verdict{wire.StatusOffline, "no agent has connected since the hub started", false}
+	return verdict{wire.StatusOffline, wire.TextNeverConnected, false}
 }
 
 // refresh re-judges a server and rebuilds the views of the entities it
@@ -422,7 +422,7 @@ func (m *Machine) build(id string, now time.Time, old wire.Entity) wire.Entity {
 	v := wire.Entity{ID: e.ID, Name: e.Name, Parent: e.Parent, Path: e.Path}
 	s := m.servers[e.ServedBy]
 	if s == nil {
-		v.Status, v.Reason = wire.StatusNotLinked, "no imaging server is linked to this entity or to any of its parents"
+		v.Status, v.Reason = wire.StatusNotLinked, m.notLinkedReason(e)
 	} else {
 		srv, _ := m.cfg.Lookup(s.entity)
 		v.ServedBy, v.ServedByEntity, v.Inherited = srv.Server.Name, s.entity, s.entity != id
@@ -442,6 +442,7 @@ func (m *Machine) build(id string, now time.Time, old wire.Entity) wire.Entity {
 			}
 		}
 	}
+	v.ReasonCode, v.ReasonArgs = wire.ClassifyReason(v.Reason)
 	v.Reason = clipReason(v.Reason)
 	v.Medulla = m.medulla[id]
 	v.Alerts = m.alerts[id]
@@ -456,6 +457,19 @@ func (m *Machine) build(id string, now time.Time, old wire.Entity) wire.Entity {
 		}
 	}
 	return v
+}
+
+// notLinkedReason says why no server serves e: none above it, or
+// Medulla's rule passes over an ancestor's server (not recursive).
+func (m *Machine) notLinkedReason(e *config.ResolvedEntity) string {
+	if e.NotServed {
+		for a, ok := m.cfg.Lookup(e.Parent); ok; a, ok = m.cfg.Lookup(a.Parent) {
+			if a.Server != nil {
+				return wire.NotRecursiveText(a.Name, a.Server.Name)
+			}
+		}
+	}
+	return wire.TextNotLinked
 }
 
 // MaxReason bounds a reason shown and stored: reasons come from fixed

@@ -436,3 +436,38 @@ func TestSetForecastsPushesOnlyChanges(t *testing.T) {
 		t.Fatalf("forecast gone: %d changed", len(changed))
 	}
 }
+
+// Every view says why in a code the page translates; an entity Medulla's
+// rule leaves without its parent's server says so, not "no server above".
+func TestReasonCodes(t *testing.T) {
+	m := New(testConfig(t), t0)
+	if v := view(t, m, "UUID1"); v.ReasonCode != wire.ReasonNeverConnected {
+		t.Fatalf("never connected: %s %v", v.ReasonCode, v.ReasonArgs)
+	}
+	if v := view(t, m, "UUID9"); v.ReasonCode != wire.ReasonNotLinked {
+		t.Fatalf("not linked: %s", v.ReasonCode)
+	}
+	m.Connect("UUID0", 1, wire.Hello{}, at(1))
+	m.Report("UUID0", 1, failingReport(), at(2))
+	v := view(t, m, "UUID1")
+	if v.ReasonCode != wire.ReasonProbeFailed || v.ReasonArgs["probe"] != "imaging-api" || v.ReasonArgs["target"] != "tcp://127.0.0.1:9990" ||
+		v.ReasonArgs["cause"] != wire.CauseRefused {
+		t.Fatalf("probe failed: %s %v", v.ReasonCode, v.ReasonArgs)
+	}
+	if s := wire.Summarize(v); s.ReasonCode != v.ReasonCode || s.ReasonArgs["probe"] != "imaging-api" {
+		t.Fatalf("summary lost the code: %+v", s)
+	}
+
+	f := testConfig(t).Source
+	f.Entities[1].NotServed = true // Public: Medulla's rule passes over General's server
+	cfg, err := f.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = New(cfg, t0)
+	v = view(t, m, "UUID1")
+	if v.Status != wire.StatusNotLinked || v.ReasonCode != wire.ReasonNotRecursive || v.ReasonArgs["server"] != "srv-general" ||
+		v.ReasonArgs["server_entity"] != "General" || !strings.Contains(v.Reason, "does not serve sub-entities") {
+		t.Fatalf("not recursive: %s %q %v", v.Status, v.Reason, v.ReasonArgs)
+	}
+}
