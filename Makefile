@@ -102,6 +102,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeViewerRequest$$' -fuzztime $(FUZZTIME) ./wire/
 	$(GO) test -run '^$$' -fuzz '^FuzzDavosInfo$$' -fuzztime $(FUZZTIME) ./agent/repo/
 	$(GO) test -run '^$$' -fuzz '^FuzzUUIDCache$$' -fuzztime $(FUZZTIME) ./agent/repo/
+	$(GO) test -run '^$$' -fuzz '^FuzzClassifyReason$$' -fuzztime $(FUZZTIME) ./wire/
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendImage$$' -fuzztime $(FUZZTIME) ./agent/push/
 
 clean:
 	rm -rf $(BIN) $(WASM_OUTPUTS)

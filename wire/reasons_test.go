@@ -47,3 +47,25 @@ func TestClassifyReason(t *testing.T) {
 		seen[code] = text
 	}
 }
+
+// Probe errors come from an authenticated agent: whatever they hold, the
+// classification returns a known code and bounded arguments.
+func FuzzClassifyReason(f *testing.F) {
+	f.Add("probe a (tcp://h:1) failed: connection refused; probe b () failed: x")
+	f.Add(TextAgentLost)
+	f.Add("no answer from the agent within 1h (missed pings)")
+	f.Fuzz(func(t *testing.T, text string) {
+		code, args := ClassifyReason(text)
+		if text == "" && code != "" {
+			t.Fatalf("empty text: code %q", code)
+		}
+		if text != "" && code == "" {
+			t.Fatalf("%q: no code", text)
+		}
+		for k, v := range args {
+			if len(v) > len(text) {
+				t.Fatalf("%q: argument %s=%q longer than the text", text, k, v)
+			}
+		}
+	})
+}
