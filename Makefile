@@ -8,7 +8,7 @@ DEMO_ADDR ?= 127.0.0.1:8080
 STATICCHECK_VERSION := v0.8.2
 GO_SOURCES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './.tmp/*') go.mod go.sum
 
-.PHONY: all build demo test test-deps lint vet fmt-check unit fuzz bench clean
+.PHONY: all build demo test test-deps lint vet fmt-check unit fuzz bench clean screenshots
 
 all: build
 
@@ -107,3 +107,12 @@ fuzz:
 
 clean:
 	rm -rf $(BIN) $(WASM_OUTPUTS)
+
+# The README's screenshots: the browser tests take them (checking first that
+# each shows what its caption says) into artifacts/screenshots/readme-*.png;
+# this copies them into docs/screenshots/, ready to commit.
+screenshots: build test-deps
+	ARTIFACTS=$(CURDIR)/artifacts/screenshots IMAGING_BIN=$(BIN) $(GO) test -count=1 -run '^TestReadmeScreenshots$$' ./cmd/imaging-hub/
+	mkdir -p docs/screenshots
+	cp artifacts/screenshots/readme-dashboard.png artifacts/screenshots/readme-connection-error.png \
+	   artifacts/screenshots/readme-wall.png artifacts/screenshots/readme-phone.png docs/screenshots/

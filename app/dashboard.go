@@ -290,7 +290,10 @@ func (d *Dashboard) renderPicker(t *Texts, sel string) app.UI {
 		info := t.Status(o.Status)
 		a := app.A().Href(EntityPath(o.ID)).Class("tree-link").Body(
 			icon(info.Icon, "tree-icon"),
-			app.Span().Class("tree-name").Text(name),
+			app.Span().Class("tree-name").Body(
+				app.Text(name),
+				app.If(len(o.Alerts) > 0, func() app.UI { return alertMarker(t, "tree-alert") }),
+			),
 			app.Span().Class("tree-status").Text(info.Label),
 		)
 		if o.ID == sel {

@@ -453,7 +453,9 @@ func (t *Texts) SegmentText(s Segment) string {
 		text = t.F(t.TimelineSpanF, word, t.Clock(s.From), t.Clock(s.To))
 	}
 	if s.Reason != "" && s.Status != wire.StatusAvailable {
-		text += " (" + s.Reason + ")"
+		// History records keep the hub's English text: said here in the
+		// page's language, without the sentence's full stop.
+		text += " (" + strings.TrimSuffix(t.ReasonText("", nil, s.Reason), ".") + ")"
 	}
 	return text
 }

@@ -125,8 +125,8 @@ type Texts struct {
 	MedullaMasters   string
 	MedullaNoCounts  string
 	MedullaServerF   string // %s
-	MedullaStaleF    string // %s error, %s age ("3 min")
-	MedullaNeverF    string // %s error
+	MedullaStaleF    string // %s why (MedullaErr*), %s age ("3 min")
+	MedullaNeverF    string // %s why (MedullaErr*)
 	NearerServerF    string // %s served by, %s nearer server
 	MastersTitle     string
 	NoMasters        string
@@ -202,6 +202,66 @@ type Texts struct {
 	WallForecastF        string // %d days
 	WallForecastUnderDay string
 	WallDemo             string
+
+	// Reasons (reasons.go): why an entity has its status.
+	DetailsF               string // %s: the hub's English text
+	ReasonPackageServer    string // subject: the package server's imaging API
+	ReasonServiceF         string // %s probe name: a service check
+	ReasonServiceUnnamed   string
+	ReasonRepository       string // subject: the imaging repository
+	ReasonRepositoryF      string // %s subject with its path
+	ReasonProbeRefusedF    string // %s subject with its target
+	ReasonProbeTimeoutF    string // %s
+	ReasonProbeTLSF        string // %s
+	ReasonProbeDNSF        string // %s
+	ReasonProbeHTTPF       string // %s
+	ReasonProbeUnreadableF string // %s
+	ReasonProbeOtherF      string // %s
+	ReasonOneMoreProbe     string
+	ReasonMoreProbesF      string // %d other failing checks
+	ReasonMissedPingsF     string // %s duration
+	ReasonNoReportF        string // %s duration
+	ReasonReportStaleF     string // %s duration
+	ReasonNotRecursiveF    string // %s entity holding the server, %s server
+	ReasonWaitingReport    string
+	ReasonTokenRejected    string
+	ReasonTokenRevoked     string
+	ReasonMalformedHello   string
+	ReasonProtocol         string
+	ReasonEntityMismatch   string
+	ReasonMalformedReport  string
+	ReasonTooLarge         string
+	ReasonFlood            string
+	ReasonAgentClosed      string
+	ReasonAgentLost        string
+	ReasonReplaced         string
+	ReasonUnlinked         string
+	ReasonNoPong           string
+	ReasonHubShutdown      string
+	ReasonNeverConnected   string
+	ReasonNotReconnected   string
+	ReasonNotLinked        string
+
+	// Alerts firing for an entity (sent to the on-call team).
+	AlertsLabel   string // aria label of the panel's alert block
+	AlertSentTo   string
+	AlertLineF    string // %s what, %s since (time), %s for how long, %s sent at (time)
+	AlertStatus   string
+	AlertDisk     string
+	AlertForecast string
+	AlertMarker   string // the wall's and the list's marker
+
+	// What the statistics mean, and Medulla's link failures (never the
+	// database's own error: it may name its user, host or socket).
+	ClientsWithImgsNote   string
+	MedullaNote           string
+	DiskScanNote          string
+	MedullaErrUnreachable string
+	MedullaErrTimeout     string
+	MedullaErrAccess      string
+	MedullaErrSchema      string
+	MedullaErrConfig      string
+	MedullaErrOther       string
 }
 
 var english = Texts{
@@ -280,7 +340,7 @@ var english = Texts{
 	DiskScanF:       "From the disk scan of %s",
 	OnServerOfF:     " on the server of %s",
 	RegClients:      "Registered clients",
-	ClientsWithImgs: "Clients with images",
+	ClientsWithImgs: "Clients with a restorable image",
 	Images:          "Images",
 	ImagesByStateF:  "%d (%d complete, %d in progress, %d failed, %d invalid)",
 	SizeComplete:    "Size of complete images",
@@ -295,8 +355,8 @@ var english = Texts{
 	MedullaMasters:  "Masters",
 	MedullaNoCounts: "Medulla counts no clients or masters here: this entity has no imaging server of its own in Medulla.",
 	MedullaServerF:  "Imaging server in Medulla: %s",
-	MedullaStaleF:   "Medulla's database link is failing: %s; figures from %s ago.",
-	MedullaNeverF:   "Medulla's database link is failing: %s; no figures have been read yet.",
+	MedullaStaleF:   "%s: these figures were read %s ago (details in the hub's log).",
+	MedullaNeverF:   "%s: no figures have been read yet (details in the hub's log).",
 	NearerServerF:   "Medulla's rule serves this entity from %s, although a nearer parent has server %s: check the links in Medulla.",
 	MastersTitle:    "Masters ready to deploy",
 	NoMasters:       "No master image in Medulla.",
@@ -372,6 +432,62 @@ var english = Texts{
 	WallForecastF:        "Disk full in %d d",
 	WallForecastUnderDay: "Disk full in < 1 d",
 	WallDemo:             "demo",
+
+	DetailsF:               "Details: %s",
+	ReasonPackageServer:    "The package server's imaging API",
+	ReasonServiceF:         "The service “%s”",
+	ReasonServiceUnnamed:   "An imaging service",
+	ReasonRepository:       "The imaging repository",
+	ReasonRepositoryF:      "%s is missing or unreadable.",
+	ReasonProbeRefusedF:    "%s refuses connections.",
+	ReasonProbeTimeoutF:    "%s does not answer in time.",
+	ReasonProbeTLSF:        "%s presents a certificate that is not trusted, or its TLS handshake fails.",
+	ReasonProbeDNSF:        "%s cannot be found: its host name does not resolve (DNS).",
+	ReasonProbeHTTPF:       "%s answers with an HTTP error.",
+	ReasonProbeUnreadableF: "%s cannot be read.",
+	ReasonProbeOtherF:      "%s fails its check.",
+	ReasonOneMoreProbe:     "One more service check fails too.",
+	ReasonMoreProbesF:      "%d more service checks fail too.",
+	ReasonMissedPingsF:     "The imaging server has not answered for %s.",
+	ReasonNoReportF:        "The agent is connected but has sent no figures for %s.",
+	ReasonReportStaleF:     "The agent answers, but its last figures are %s old: its collection may be stuck.",
+	ReasonNotRecursiveF:    "%s's server %s does not serve sub-entities: make it recursive in Medulla or link a server here.",
+	ReasonWaitingReport:    "The agent has just connected; its first figures are on the way.",
+	ReasonTokenRejected:    "The hub refuses the agent's token: check the token file on the imaging server.",
+	ReasonTokenRevoked:     "The agent's token was revoked by a change in the hub's configuration.",
+	ReasonMalformedHello:   "The agent's first message could not be read: check that this hub supports the agent's version.",
+	ReasonProtocol:         "The agent and the hub speak different protocol versions: upgrade the older one.",
+	ReasonEntityMismatch:   "The agent announced another entity than the one it connected for: check its configuration.",
+	ReasonMalformedReport:  "The agent sent figures the hub cannot read (details in the hub's log).",
+	ReasonTooLarge:         "The agent sent a message larger than the hub accepts.",
+	ReasonFlood:            "The agent sent too many messages: the hub cut its connection.",
+	ReasonAgentClosed:      "The imaging server's agent stopped (its service or the server was shut down).",
+	ReasonAgentLost:        "The connection to the imaging server's agent broke (network or server down).",
+	ReasonReplaced:         "A newer connection from the same imaging server took over.",
+	ReasonUnlinked:         "This imaging server is no longer linked in the hub's configuration.",
+	ReasonNoPong:           "The agent did not answer the hub's pings in time.",
+	ReasonHubShutdown:      "The hub was shutting down.",
+	ReasonNeverConnected:   "The imaging server's agent has not connected since the hub started: is it installed and running?",
+	ReasonNotReconnected:   "The imaging server's agent has not reconnected since the hub restarted.",
+	ReasonNotLinked:        "No imaging server is linked to this entity or to any of its parents.",
+
+	AlertsLabel:   "Alerts",
+	AlertSentTo:   "Alert sent to the on-call team: ",
+	AlertLineF:    "%s since %s (%s), sent at %s",
+	AlertStatus:   "Server unavailable",
+	AlertDisk:     "Disk nearly full",
+	AlertForecast: "Disk forecast to fill soon",
+	AlertMarker:   "Alert sent",
+
+	ClientsWithImgsNote:   "Registered clients owning at least one complete image, which can be restored",
+	MedullaNote:           "Clients are the machines of this entity; clients with backup images are machines that needed a restore; masters are images ready to deploy.",
+	DiskScanNote:          "What the imaging server's disk holds: the clients registered on it, and those owning at least one complete image, which can be restored.",
+	MedullaErrUnreachable: "Medulla's database cannot be reached",
+	MedullaErrTimeout:     "Medulla's database answers too slowly",
+	MedullaErrAccess:      "Medulla's database refuses the hub's account",
+	MedullaErrSchema:      "Medulla's database does not have the expected tables",
+	MedullaErrConfig:      "The hub's settings for Medulla's database are wrong",
+	MedullaErrOther:       "Medulla's database cannot be read",
 }
 
 var french = Texts{
@@ -450,7 +566,7 @@ var french = Texts{
 	DiskScanF:       "Selon l'analyse du disque de %s",
 	OnServerOfF:     " sur le serveur de %s",
 	RegClients:      "Clients enregistrés",
-	ClientsWithImgs: "Clients avec images",
+	ClientsWithImgs: "Clients avec une image restaurable",
 	Images:          "Images",
 	ImagesByStateF:  "%d (%d complètes, %d en cours, %d en échec, %d invalides)",
 	SizeComplete:    "Taille des images complètes",
@@ -465,8 +581,8 @@ var french = Texts{
 	MedullaMasters:  "Masters",
 	MedullaNoCounts: "Medulla ne compte ici ni clients ni masters : cette entité n'a pas de serveur d'imagerie propre dans Medulla.",
 	MedullaServerF:  "Serveur d'imagerie dans Medulla : %s",
-	MedullaStaleF:   "Le lien avec la base de données de Medulla est en échec : %s ; chiffres d'il y a %s.",
-	MedullaNeverF:   "Le lien avec la base de données de Medulla est en échec : %s ; aucun chiffre lu pour l'instant.",
+	MedullaStaleF:   "%s : ces chiffres ont été lus il y a %s (détails dans le journal du hub).",
+	MedullaNeverF:   "%s : aucun chiffre lu pour l'instant (détails dans le journal du hub).",
 	NearerServerF:   "La règle de Medulla fait desservir cette entité par %s, alors qu'un parent plus proche a le serveur %s : vérifiez les liens dans Medulla.",
 	MastersTitle:    "Masters prêts à déployer",
 	NoMasters:       "Aucun master dans Medulla.",
@@ -542,6 +658,62 @@ var french = Texts{
 	WallForecastF:        "Disque plein dans %d j",
 	WallForecastUnderDay: "Disque plein dans < 1 j",
 	WallDemo:             "démo",
+
+	DetailsF:               "Détails : %s",
+	ReasonPackageServer:    "L'API d'imagerie du serveur de paquets",
+	ReasonServiceF:         "Le service « %s »",
+	ReasonServiceUnnamed:   "Un service d'imagerie",
+	ReasonRepository:       "Le dépôt d'imagerie",
+	ReasonRepositoryF:      "%s est absent ou illisible.",
+	ReasonProbeRefusedF:    "%s refuse les connexions.",
+	ReasonProbeTimeoutF:    "%s ne répond pas à temps.",
+	ReasonProbeTLSF:        "%s présente un certificat non reconnu, ou sa négociation TLS échoue.",
+	ReasonProbeDNSF:        "%s est introuvable : son nom d'hôte ne se résout pas (DNS).",
+	ReasonProbeHTTPF:       "%s répond par une erreur HTTP.",
+	ReasonProbeUnreadableF: "%s est illisible.",
+	ReasonProbeOtherF:      "%s échoue à sa vérification.",
+	ReasonOneMoreProbe:     "Une autre vérification de service échoue aussi.",
+	ReasonMoreProbesF:      "%d autres vérifications de service échouent aussi.",
+	ReasonMissedPingsF:     "Le serveur d'imagerie ne répond plus depuis %s.",
+	ReasonNoReportF:        "L'agent est connecté mais n'a envoyé aucun chiffre depuis %s.",
+	ReasonReportStaleF:     "L'agent répond, mais ses derniers chiffres datent de %s : sa collecte est peut-être bloquée.",
+	ReasonNotRecursiveF:    "Le serveur de %s, %s, ne dessert pas les sous-entités : rendez-le récursif dans Medulla ou liez un serveur ici.",
+	ReasonWaitingReport:    "L'agent vient de se connecter ; ses premiers chiffres arrivent.",
+	ReasonTokenRejected:    "Le hub refuse le jeton de l'agent : vérifiez le fichier de jeton sur le serveur d'imagerie.",
+	ReasonTokenRevoked:     "Le jeton de l'agent a été révoqué par un changement de la configuration du hub.",
+	ReasonMalformedHello:   "Le premier message de l'agent est illisible : vérifiez que ce hub prend en charge la version de l'agent.",
+	ReasonProtocol:         "L'agent et le hub ne parlent pas la même version du protocole : mettez à jour le plus ancien.",
+	ReasonEntityMismatch:   "L'agent s'est annoncé pour une autre entité que celle de sa connexion : vérifiez sa configuration.",
+	ReasonMalformedReport:  "L'agent a envoyé des chiffres que le hub ne peut pas lire (détails dans le journal du hub).",
+	ReasonTooLarge:         "L'agent a envoyé un message plus grand que ce que le hub accepte.",
+	ReasonFlood:            "L'agent a envoyé trop de messages : le hub a coupé sa connexion.",
+	ReasonAgentClosed:      "L'agent du serveur d'imagerie s'est arrêté (arrêt de son service ou du serveur).",
+	ReasonAgentLost:        "La connexion avec l'agent du serveur d'imagerie est coupée (réseau ou serveur en panne).",
+	ReasonReplaced:         "Une connexion plus récente du même serveur d'imagerie a pris le relais.",
+	ReasonUnlinked:         "Ce serveur d'imagerie n'est plus lié dans la configuration du hub.",
+	ReasonNoPong:           "L'agent n'a pas répondu à temps aux pings du hub.",
+	ReasonHubShutdown:      "Le hub était en cours d'arrêt.",
+	ReasonNeverConnected:   "L'agent du serveur d'imagerie ne s'est pas connecté depuis le démarrage du hub : est-il installé et lancé ?",
+	ReasonNotReconnected:   "L'agent du serveur d'imagerie ne s'est pas reconnecté depuis le redémarrage du hub.",
+	ReasonNotLinked:        "Aucun serveur d'imagerie n'est lié à cette entité ni à ses parents.",
+
+	AlertsLabel:   "Alertes",
+	AlertSentTo:   "Alerte envoyée à l'équipe d'astreinte : ",
+	AlertLineF:    "%s depuis %s (%s), envoyée à %s",
+	AlertStatus:   "Serveur indisponible",
+	AlertDisk:     "Disque presque plein",
+	AlertForecast: "Disque bientôt plein selon la prévision",
+	AlertMarker:   "Alerte envoyée",
+
+	ClientsWithImgsNote:   "Clients enregistrés possédant au moins une image complète, donc restaurable",
+	MedullaNote:           "Les clients sont les machines de cette entité ; les clients avec images de sauvegarde sont les machines qui ont eu besoin d'une restauration ; les masters sont les images prêtes à déployer.",
+	DiskScanNote:          "Ce que contient le disque du serveur d'imagerie : les clients qui y sont enregistrés, et ceux qui possèdent au moins une image complète, donc restaurable.",
+	MedullaErrUnreachable: "La base de données de Medulla est injoignable",
+	MedullaErrTimeout:     "La base de données de Medulla répond trop lentement",
+	MedullaErrAccess:      "La base de données de Medulla refuse le compte du hub",
+	MedullaErrSchema:      "La base de données de Medulla n'a pas les tables attendues",
+	MedullaErrConfig:      "Les réglages du hub pour la base de données de Medulla sont faux",
+	MedullaErrOther:       "La base de données de Medulla est illisible",
 }
 
 // languages lists the UI languages; the first is the default.

@@ -42,7 +42,7 @@ func TestPanelMedullaFiguresBesideDiskScan(t *testing.T) {
 		"Imaging server in Medulla: imaging-paris",
 		"Clients 12", "Clients with backup images 5", "Masters 3",
 		// the disk scan's, labelled with theirs
-		"From the disk scan of /var/lib/pulse2/imaging Registered clients 40 Clients with images 7",
+		"From the disk scan of /var/lib/pulse2/imaging Registered clients 40 Clients with a restorable image 7",
 		// masters: name, size, date
 		"Masters ready to deploy Name Size Date",
 		"Windows 11 base 25 GiB "+time.Date(2026, 10, 1, 9, 30, 0, 0, time.UTC).Local().Format("2006-01-02 15:04"),
@@ -60,21 +60,33 @@ func TestPanelMedullaFiguresBesideDiskScan(t *testing.T) {
 
 func TestPanelMedullaStale(t *testing.T) {
 	e := medullaEntity()
-	e.Medulla.Stale, e.Medulla.Error = true, "dial tcp 10.0.0.9:3306: connection refused"
+	e.Medulla.Stale, e.Medulla.Error, e.Medulla.ErrorCode = true, "dial tcp 10.0.0.9:3306: connection refused", wire.MedullaUnreachable
 	e.Medulla.LoadedAt = hubNow.Add(-10 * time.Minute)
 	text := loadPanel(t, &EntityPanel{Entity: e, Now: hubNow})
+	// On the statistics card, under Medulla's heading, before its figures.
 	wantAll(t, text,
-		"Medulla's database link is failing: dial tcp 10.0.0.9:3306: connection refused; figures from 10 min ago.",
-		"From Medulla's database, read 10 min ago", "Clients 12",
+		"Entity statistics From Medulla's database, read 10 min ago Medulla's database cannot be reached: these figures were read 10 min ago (details in the hub's log).",
+		"Clients 12",
 		// the status itself does not move
 		"Available",
 	)
-	// Never read: the notice says so, and no Medulla figures are invented.
-	e.Medulla = &wire.Medulla{Source: wire.SourceMedulla, Stale: true, Error: "access denied"}
+	// The database's own error may name its host or user: never shown.
+	wantNone(t, text, "10.0.0.9", "dial tcp", "link is failing")
+	// Never read: the card says so, and no Medulla figures are invented.
+	e.Medulla = &wire.Medulla{Source: wire.SourceMedulla, Stale: true, Error: "Error 1045: Access denied for user 'imaging_ro'@'db.example'", ErrorCode: wire.MedullaAccessDenied}
 	text = loadPanel(t, &EntityPanel{Entity: e, Now: hubNow})
-	wantAll(t, text, "Medulla's database link is failing: access denied; no figures have been read yet.",
+	wantAll(t, text, "Entity statistics Medulla's database refuses the hub's account: no figures have been read yet (details in the hub's log).",
 		"From the disk scan of")
-	wantNone(t, text, "From Medulla's database, read", "Masters ready to deploy")
+	wantNone(t, text, "From Medulla's database, read", "Masters ready to deploy", "imaging_ro", "db.example")
+	// Without any card (no figures at all), the notice stands alone.
+	e = offlineEntity()
+	e.Medulla = &wire.Medulla{Source: wire.SourceMedulla, Stale: true, Error: "dial unix /run/mysqld/mysqld.sock", ErrorCode: wire.MedullaConfig}
+	text = loadPanel(t, &EntityPanel{Entity: e, Now: hubNow})
+	wantAll(t, text, "The hub's settings for Medulla's database are wrong: no figures have been read yet")
+	wantNone(t, text, "mysqld.sock", "Entity statistics")
+	// A code this page does not know still reads as a sentence, not the error.
+	e.Medulla.ErrorCode = "newer_code"
+	wantAll(t, loadPanel(t, &EntityPanel{Entity: e, Now: hubNow}), "Medulla's database cannot be read: no figures")
 }
 
 func TestPanelMedullaNearerLinkedServer(t *testing.T) {
@@ -97,9 +109,11 @@ func TestPanelMedullaWithoutAgentFigures(t *testing.T) {
 	e := offlineEntity()
 	e.Medulla = medullaFigures()
 	text := loadPanel(t, &EntityPanel{Entity: e, Now: hubNow})
-	wantAll(t, text, "Offline", "The server has not reported any figures yet.",
-		"From Medulla's database, read 2 min ago", "Masters 3", "Windows 11 base")
-	wantNone(t, text, "Disk space", "The imaging repository was not reported.")
+	wantAll(t, text, "Offline", "No report received from this server yet.",
+		"From Medulla's database, read 2 min ago", "Masters 3", "Windows 11 base",
+		"Clients are the machines of this entity; clients with backup images are machines that needed a restore; masters are images ready to deploy.")
+	// Said once: "no report yet" already means no figures.
+	wantNone(t, text, "Disk space", "The imaging repository was not reported.", "has not reported any figures")
 }
 
 func TestPanelMedullaLongListsAreCut(t *testing.T) {
@@ -116,7 +130,7 @@ func TestPanelMedullaLongListsAreCut(t *testing.T) {
 
 func TestPanelInFrench(t *testing.T) {
 	e := medullaEntity()
-	e.Medulla.Stale, e.Medulla.Error = true, "timeout"
+	e.Medulla.Stale, e.Medulla.Error, e.Medulla.ErrorCode = true, "i/o timeout", wire.MedullaTimeout
 	text := loadPanel(t, &EntityPanel{Entity: e, Now: hubNow, Lang: French})
 	wantAll(t, text,
 		"Disponible", "Depuis 3 j 4 h 5 min", "Que faire : Vous pouvez créer ou déployer une image.",
@@ -125,10 +139,13 @@ func TestPanelInFrench(t *testing.T) {
 		"Charge moyenne : 0,52 · 0,40 · 0,31 (1, 5, 15 min) sur 4 processeurs",
 		"Selon la base de données de Medulla, lue il y a 2 min",
 		"Clients avec images de sauvegarde 5",
-		"Le lien avec la base de données de Medulla est en échec : timeout ; chiffres d'il y a 2 min.",
+		"La base de données de Medulla répond trop lentement : ces chiffres ont été lus il y a 2 min (détails dans le journal du hub).",
+		"Les clients sont les machines de cette entité ; les clients avec images de sauvegarde sont les machines qui ont eu besoin d'une restauration ; les masters sont les images prêtes à déployer.",
+		"Selon l'analyse du disque de /var/lib/pulse2/imaging Clients enregistrés 40 Clients avec une image restaurable 7",
+		"donc restaurable.",
 		"sauvegarde pc-compta-01", "OK imaging API · 4,2 ms",
 	)
-	wantNone(t, text, "Available", "Disk space", "From ")
+	wantNone(t, text, "Available", "Disk space", "From ", "i/o timeout")
 }
 
 func TestPanelAndTileUnconfirmedAfterHubRestart(t *testing.T) {

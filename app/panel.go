@@ -39,14 +39,19 @@ func (p *EntityPanel) Render() app.UI {
 	e := p.Entity
 	t := p.t()
 	info := t.Status(e.Status)
+	why := t.EntityReason(e)
 	return app.Article().Class("entity").Aria("labelledby", "entity-title").Body(
 		app.H2().ID("entity-title").Class("entity-title").Text(TreeLabel(e)),
 		app.Section().ID("status").Class("status status--"+info.Class).Role("status").Aria("live", "polite").Body(
 			icon(info.Icon, "status-icon"),
 			app.Div().Class("status-text").Body(
 				app.P().Class("status-word").Text(info.Label),
-				app.If(e.Reason != "", func() app.UI {
-					return app.P().Class("status-reason").Text(e.Reason)
+				app.If(why.Sentence != "", func() app.UI {
+					return app.P().Class("status-reason").Text(why.Sentence)
+				}),
+				// The hub's own words, for whoever reports it further.
+				app.If(why.Detail != "", func() app.UI {
+					return app.P().Class("status-detail").Text(t.F(t.DetailsF, why.Detail))
 				}),
 				app.If(e.Stale, func() app.UI {
 					return app.P().Class("status-unconfirmed").Text(t.Unconfirmed)
@@ -60,6 +65,7 @@ func (p *EntityPanel) Render() app.UI {
 				),
 			),
 		),
+		p.renderAlerts(),
 		p.renderServer(),
 		// The notices and the figures sit in containers that are always
 		// there, so the history after them keeps its place in the tree
@@ -91,6 +97,11 @@ func (p *EntityPanel) renderServer() app.UI {
 	e := p.Entity
 	t := p.t()
 	if e.ServedBy == "" {
+		if e.Status == wire.StatusNotLinked && (e.Reason != "" || e.ReasonCode != "") {
+			// The status's reason already says why: once is enough. An
+			// empty block keeps the history's place in the tree.
+			return app.Div().Class("server-block server-block--none")
+		}
 		return app.P().Class("server").Text(t.NoServer)
 	}
 	var parts []app.UI
@@ -110,6 +121,31 @@ func (p *EntityPanel) renderServer() app.UI {
 	)
 }
 
+// renderAlerts lists the alerts firing for the entity, so whoever looks
+// knows the on-call team has been told, and since when.
+func (p *EntityPanel) renderAlerts() app.UI {
+	e := p.Entity
+	t := p.t()
+	// Always there, empty or not: the history below keeps its place.
+	return app.Div().Class("entity-alerts-box").Body(app.If(len(e.Alerts) > 0, func() app.UI {
+		return p.alertList(t)
+	}))
+}
+
+func (p *EntityPanel) alertList(t *Texts) app.UI {
+	e := p.Entity
+	return app.Ul().Class("entity-alerts").Aria("label", t.AlertsLabel).Body(app.Range(e.Alerts).Slice(func(i int) app.UI {
+		a := e.Alerts[i]
+		return app.Li().Class("entity-alert entity-alert--"+a.Kind).Body(
+			bell("alert-icon"),
+			app.P().Class("alert-text").Body(
+				app.Strong().Text(t.AlertSentTo),
+				app.Text(t.AlertLine(a, e.Status, p.Now)),
+			),
+		)
+	}))
+}
+
 func (p *EntityPanel) updatedText() string {
 	t := p.t()
 	if p.Entity.LastReportAt == nil {
@@ -127,12 +163,8 @@ func (p *EntityPanel) renderMedullaNotices() app.UI {
 	}
 	t := p.t()
 	var out []app.UI
-	if m.Stale {
-		text := t.F(t.MedullaNeverF, m.Error)
-		if !m.LoadedAt.IsZero() {
-			text = t.F(t.MedullaStaleF, m.Error, t.Duration(p.Now.Sub(m.LoadedAt)))
-		}
-		out = append(out, app.P().Class("notice notice--stale notice--medulla").Role("alert").Text(text))
+	if m.Stale && !p.hasStatsCard() {
+		out = append(out, app.P().Class("notice notice--stale notice--medulla").Role("alert").Text(p.medullaStaleText()))
 	}
 	if m.NearerLinkedServer != "" {
 		served := p.Entity.ServedBy
@@ -146,6 +178,22 @@ func (p *EntityPanel) renderMedullaNotices() app.UI {
 	}
 	return app.Div().Class("medulla-notices").Body(out...)
 }
+
+// medullaStaleText says why Medulla's figures are old and how old, from
+// the hub's code only (Medulla.Error may name the database's user, host or
+// socket).
+func (p *EntityPanel) medullaStaleText() string {
+	m := p.Entity.Medulla
+	t := p.t()
+	why := t.MedullaErrorSentence(m.ErrorCode)
+	if m.LoadedAt.IsZero() {
+		return t.F(t.MedullaNeverF, why)
+	}
+	return t.F(t.MedullaStaleF, why, t.Duration(p.Now.Sub(m.LoadedAt)))
+}
+
+// hasStatsCard: the statistics card is shown (renderFigures).
+func (p *EntityPanel) hasStatsCard() bool { return p.hasFigures() || p.hasMedullaFigures() }
 
 func (p *EntityPanel) hasFigures() bool {
 	e := p.Entity
@@ -164,8 +212,8 @@ func (p *EntityPanel) renderFigures() app.UI {
 	t := p.t()
 	agent := p.hasFigures()
 	if !agent && !p.hasMedullaFigures() {
-		if e.Status == wire.StatusNotLinked || e.ServedBy == "" {
-			return nil
+		if e.Status == wire.StatusNotLinked || e.ServedBy == "" || e.LastReportAt == nil {
+			return nil // nothing, or "No report received yet" above already says it
 		}
 		return app.P().Class("notice").Text(t.NoFiguresYet)
 	}
@@ -182,7 +230,7 @@ func (p *EntityPanel) renderFigures() app.UI {
 		app.If(agent && e.Status == wire.StatusOffline, func() app.UI {
 			return app.P().Class("notice notice--stale").Text(t.FromLastReport)
 		}),
-		app.If(!agent && e.ServedBy != "" && e.Status != wire.StatusNotLinked, func() app.UI {
+		app.If(!agent && e.ServedBy != "" && e.Status != wire.StatusNotLinked && e.LastReportAt != nil, func() app.UI {
 			return app.P().Class("notice").Text(t.NoFiguresYet)
 		}),
 		app.If(len(e.Errors) > 0, func() app.UI {
@@ -313,6 +361,10 @@ func (p *EntityPanel) renderStats() app.UI {
 		group := []app.UI{
 			app.H4().Class("source source--medulla").Text(t.F(t.FromMedullaF, t.Ago(p.Now.Sub(m.LoadedAt)))),
 		}
+		if m.Stale {
+			// The stale mark sits on the figures it is about.
+			group = append(group, app.P().Class("stat-stale").Role("alert").Text(p.medullaStaleText()))
+		}
 		if m.Server != "" {
 			group = append(group, app.P().Class("figures").Text(t.F(t.MedullaServerF, m.Server)))
 		}
@@ -323,9 +375,11 @@ func (p *EntityPanel) renderStats() app.UI {
 				stat(t.MedullaClients, count(m.Clients)),
 				stat(t.MedullaBackups, count(m.ClientsWithBackupImages)),
 				stat(t.MedullaMasters, count(m.Masters)),
-			))
+			), app.P().Class("stat-note").Text(t.MedullaNote))
 		}
 		body = append(body, app.Div().Class("stat-group stat-group--medulla").Body(group...))
+	} else if e.Medulla != nil && e.Medulla.Stale {
+		body = append(body, app.P().Class("stat-stale").Role("alert").Text(p.medullaStaleText()))
 	}
 	if r := e.Repository; r != nil {
 		source := t.F(t.DiskScanF, r.Root)
@@ -336,10 +390,14 @@ func (p *EntityPanel) renderStats() app.UI {
 			app.H4().Class("source source--disk").Text(source),
 			app.Dl().Class("stats").Body(
 				stat(t.RegClients, strconv.Itoa(r.Clients)),
-				stat(t.ClientsWithImgs, strconv.Itoa(r.ClientsWithImages)),
+				app.Div().Class("stat").Title(t.ClientsWithImgsNote).Body(
+					app.Dt().Text(t.ClientsWithImgs), app.Dd().Text(strconv.Itoa(r.ClientsWithImages)),
+				),
 				stat(t.Images, t.F(t.ImagesByStateF, r.ImagesTotal, r.ImagesComplete, r.ImagesInProgress, r.ImagesFailed, r.ImagesInvalid)),
 				stat(t.SizeComplete, t.BytesText(r.BytesComplete)),
 			),
+			// Visible, not a hover-only tooltip: keyboards and phones read it too.
+			app.P().Class("stat-note").Text(t.DiskScanNote),
 		))
 	} else if p.hasFigures() {
 		body = append(body, app.P().Class("missing").Text(t.RepoMissing))

@@ -57,7 +57,7 @@ func TestPanelAvailableWithAllFigures(t *testing.T) {
 		"Load average: 0.52 · 0.40 · 0.31 (1, 5, 15 min) on 4 CPUs",
 		// statistics, labelled with their source
 		"From the disk scan of /var/lib/pulse2/imaging",
-		"Registered clients 40", "Clients with images 7",
+		"Registered clients 40", "Clients with a restorable image 7",
 		"Images 12 (9 complete, 1 in progress, 1 failed, 1 invalid)",
 		"Size of complete images 300 GiB",
 		"masters", "Medulla's database",
@@ -127,10 +127,15 @@ func TestPanelNotLinked(t *testing.T) {
 	wantAll(t, text,
 		"General › Archive", "No imaging server",
 		"What to do: Link an imaging server to this entity.",
-		"No imaging server serves this entity or any of its parents.",
+		"no imaging server serves this entity or its parents",
 		"For 1 h 0 min",
 	)
-	wantNone(t, text, "Disk space", "Server load", "Updated")
+	// The reason says it: the server line does not repeat it.
+	wantNone(t, text, "Disk space", "Server load", "Updated", "No imaging server serves this entity or any of its parents.")
+	// Without a reason, the server line says it.
+	e := notLinkedEntity()
+	e.Reason = ""
+	wantAll(t, loadPanel(t, &EntityPanel{Entity: e, Now: hubNow}), "No imaging server serves this entity or any of its parents.")
 }
 
 func TestPanelMissingFigures(t *testing.T) {

@@ -339,6 +339,9 @@ func (w *Wall) fitSignature() string {
 		if e.DiskForecast != nil {
 			b.WriteString("!")
 		}
+		if len(e.Alerts) > 0 {
+			b.WriteString("^")
+		}
 	}
 	return b.String()
 }
@@ -426,7 +429,7 @@ func (w *Wall) statusChanged(old wire.Status, e wire.Entity) {
 	}
 	w.changed[e.ID] = w.now
 	t := T(w.lang)
-	msg := t.F(t.WallChangedF, e.Name, t.Status(e.Status).Label, e.Reason)
+	msg := t.F(t.WallChangedF, e.Name, t.Status(e.Status).Label, t.EntityReason(e).Sentence)
 	w.announce = append(w.announce, strings.TrimSpace(msg))
 	if len(w.announce) > maxAnnouncements {
 		w.announce = w.announce[len(w.announce)-maxAnnouncements:]
@@ -726,7 +729,8 @@ func (w *Wall) renderTile(t *Texts, e wire.Entity, hubNow time.Time, onWall map[
 	}
 	// An inherited tile names the server it shares with its parent, so
 	// that several red tiles read as one server down, not several.
-	served, reason := "", e.Reason
+	why := t.EntityReason(e)
+	served, reason := "", why.Sentence
 	if e.Inherited && e.ServedBy != "" && e.Status != wire.StatusNotLinked {
 		served = t.F(t.WallServedByF, e.ServedBy)
 		if onWall[e.ServedByEntity] {
@@ -746,12 +750,15 @@ func (w *Wall) renderTile(t *Texts, e wire.Entity, hubNow time.Time, onWall map[
 			app.If(since != "", func() app.UI {
 				return app.Span().Class("tile-since").Text(" · " + since)
 			}),
+			app.If(len(e.Alerts) > 0, func() app.UI {
+				return alertMarker(t, "tile-alert")
+			}),
 		),
 		app.If(reason != "", func() app.UI {
-			return app.P().Class("tile-reason").Title(reason).Text(reason)
+			return app.P().Class("tile-reason").Title(why.Detail).Text(reason)
 		}),
 		app.If(served != "", func() app.UI {
-			return app.P().Class("tile-served").Title(e.Reason).Text(served)
+			return app.P().Class("tile-served").Title(why.Sentence).Text(served)
 		}),
 		renderTileForecast(t, e.DiskForecast),
 		app.If(hasDisk, func() app.UI {
@@ -765,4 +772,10 @@ func (w *Wall) renderTile(t *Texts, e wire.Entity, hubNow time.Time, onWall map[
 			return app.P().Class("tile-disk tile-disk--none").Text(t.WallNoDisk)
 		}),
 	)
+}
+
+// alertMarker is the small bell of an entity whose alert went to the
+// on-call team (wall tiles, the entity list), named for screen readers.
+func alertMarker(t *Texts, class string) app.UI {
+	return app.Span().Class(class).Role("img").Aria("label", t.AlertMarker).Title(t.AlertMarker).Body(bell(class + "-icon"))
 }

@@ -36,17 +36,27 @@ type WasmSize struct {
 
 // BrowserResult is what the page measurement found.
 type BrowserResult struct {
-	Wasm            []WasmSize `json:"wasm"`
-	ColdFirstMS     float64    `json:"cold_first_status_ms"` // navigation start → first .status-word text, fresh profile
-	ColdWallMS      float64    `json:"cold_wall_ms"`         // the same seen from outside (includes polling)
-	WarmFirstMS     float64    `json:"warm_first_status_ms"` // second start of the browser on the same profile
-	WarmWallMS      float64    `json:"warm_wall_ms"`
-	ServiceWorker   bool       `json:"service_worker_controlled_warm"`
-	FirstStatusText string     `json:"first_status_text"`
-	BurstSize       int        `json:"burst_size"`
-	BurstSendToAll  []float64  `json:"burst_send_to_all_ms"`  // driver sends the first change → the page shows all of them
-	BurstFirstToAll []float64  `json:"burst_first_to_all_ms"` // the page shows the first → shows all
-	Error           string     `json:"error,omitempty"`
+	Wasm        []WasmSize `json:"wasm"`
+	ColdFirstMS float64    `json:"cold_first_status_ms"` // navigation start → first .status-word text, fresh profile
+	ColdWallMS  float64    `json:"cold_wall_ms"`         // the same seen from outside (includes polling)
+	WarmFirstMS float64    `json:"warm_first_status_ms"` // second start of the browser on the same profile
+	WarmWallMS  float64    `json:"warm_wall_ms"`
+	// The app itself (app.wasm running: go-app's loader gone), and whether
+	// the first status came before it, from the hub's HTML (issue 15 item
+	// 2), and whether a status word ever vanished once shown (a flash when
+	// the app took over).
+	ColdAppMS       float64   `json:"cold_app_started_ms"`
+	WarmAppMS       float64   `json:"warm_app_started_ms"`
+	ColdBeforeApp   bool      `json:"cold_status_before_app"`
+	WarmBeforeApp   bool      `json:"warm_status_before_app"`
+	ColdFlash       bool      `json:"cold_status_vanished"`
+	WarmFlash       bool      `json:"warm_status_vanished"`
+	ServiceWorker   bool      `json:"service_worker_controlled_warm"`
+	FirstStatusText string    `json:"first_status_text"`
+	BurstSize       int       `json:"burst_size"`
+	BurstSendToAll  []float64 `json:"burst_send_to_all_ms"`  // driver sends the first change → the page shows all of them
+	BurstFirstToAll []float64 `json:"burst_first_to_all_ms"` // the page shows the first → shows all
+	Error           string    `json:"error,omitempty"`
 }
 
 func (c BrowserConfig) logf(format string, a ...any) {
@@ -56,19 +66,28 @@ func (c BrowserConfig) logf(format string, a ...any) {
 }
 
 // firstStatusJS runs in every new document: it notes when a status word
-// first shows text, relative to the navigation start.
+// first shows text and when the app started (go-app removes its loader once
+// app.wasm runs), relative to the navigation start, and whether the status
+// word was ever missing after it first showed. The observer's callback runs
+// before the browser paints, so a frame without the word is seen.
 const firstStatusJS = `(() => {
   if (window.__bench) return;
-  window.__bench = {first: 0, text: ""};
+  const b = window.__bench = {first: 0, text: "", app: 0, gap: false};
   const check = () => {
-    if (window.__bench.first) return;
     const e = document.querySelector(".status-word");
-    if (e && e.textContent.trim() !== "") {
-      window.__bench.first = performance.now();
-      window.__bench.text = e.textContent.trim();
+    const shown = !!e && e.textContent.trim() !== "";
+    if (shown && !b.first) {
+      b.first = performance.now();
+      b.text = e.textContent.trim();
+    } else if (!shown && b.first) {
+      b.gap = true;
+    }
+    if (!b.app && document.readyState !== "loading" && !document.getElementById("app-wasm-loader")) {
+      b.app = performance.now();
     }
   };
   new MutationObserver(check).observe(document, {subtree: true, childList: true, characterData: true});
+  document.addEventListener("DOMContentLoaded", check);
 })();`
 
 // burstJS arms a watcher of the tree: the wall time (ms) when the first
@@ -167,12 +186,14 @@ func RunBrowser(ctx context.Context, c BrowserConfig) (res BrowserResult) {
 	if err != nil {
 		return fail(err)
 	}
-	res.ColdFirstMS, res.ColdWallMS, res.FirstStatusText, err = firstStatus(bctx, hub.URL+"/")
+	cold, err := firstStatus(bctx, hub.URL+"/")
 	if err != nil {
 		stop()
 		return fail(fmt.Errorf("cold load: %w", err))
 	}
-	c.logf("cold: first status %q after %.0f ms", res.FirstStatusText, res.ColdFirstMS)
+	res.ColdFirstMS, res.ColdWallMS, res.FirstStatusText = cold.First, cold.Wall, cold.Text
+	res.ColdAppMS, res.ColdBeforeApp, res.ColdFlash = cold.App, cold.First < cold.App, cold.Gap
+	c.logf("cold: first status %q after %.0f ms, app started after %.0f ms, status vanished: %v", res.FirstStatusText, res.ColdFirstMS, cold.App, cold.Gap)
 	// Let the service worker install and cache the app before closing.
 	swctx, swcancel := context.WithTimeout(bctx, 20*time.Second)
 	_, _ = chromedp.Run(swctx, chromedp.Evaluate[bool](`navigator.serviceWorker ? navigator.serviceWorker.ready.then(() => true) : false`, chromedp.EvalAwaitPromise))
@@ -186,12 +207,14 @@ func RunBrowser(ctx context.Context, c BrowserConfig) (res BrowserResult) {
 		return fail(err)
 	}
 	defer stop()
-	res.WarmFirstMS, res.WarmWallMS, _, err = firstStatus(bctx, hub.URL+"/")
+	warm, err := firstStatus(bctx, hub.URL+"/")
 	if err != nil {
 		return fail(fmt.Errorf("warm load: %w", err))
 	}
+	res.WarmFirstMS, res.WarmWallMS = warm.First, warm.Wall
+	res.WarmAppMS, res.WarmBeforeApp, res.WarmFlash = warm.App, warm.First < warm.App, warm.Gap
 	res.ServiceWorker, _ = chromedp.Run(bctx, chromedp.Evaluate[bool](`!!(navigator.serviceWorker && navigator.serviceWorker.controller)`))
-	c.logf("warm: first status after %.0f ms (service worker in control: %v)", res.WarmFirstMS, res.ServiceWorker)
+	c.logf("warm: first status after %.0f ms, app started after %.0f ms, status vanished: %v (service worker in control: %v)", res.WarmFirstMS, warm.App, warm.Gap, res.ServiceWorker)
 
 	// Bursts: every agent's status flips at once.
 	if err := waitTree(bctx, "Available", c.Entities, max(3*c.Interval, time.Minute)); err != nil {
@@ -251,31 +274,55 @@ func fetchSize(url, enc string) (int64, string, error) {
 	return n, resp.Header.Get("Content-Encoding"), err
 }
 
-// firstStatus loads url in a fresh document and returns the in-page time
-// of the first status word and the time seen from here.
-func firstStatus(ctx context.Context, url string) (inPage, wall float64, text string, err error) {
+// firstLoad is what firstStatus saw: in-page times from the navigation
+// start (ms), the time seen from here, the first status word and whether it
+// vanished before the app had run for a second.
+type firstLoad struct {
+	First float64 `json:"first"`
+	Text  string  `json:"text"`
+	App   float64 `json:"app"`
+	Gap   bool    `json:"gap"`
+	Wall  float64 `json:"-"`
+}
+
+// firstStatus loads url in a fresh document and returns when the first
+// status word showed and when the app started.
+func firstStatus(ctx context.Context, url string) (firstLoad, error) {
+	var st firstLoad
 	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: firstStatusJS}); err != nil {
-		return 0, 0, "", err
+		return st, err
 	}
 	start := time.Now()
 	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
-		return 0, 0, "", err
+		return st, err
 	}
-	type state struct {
-		First float64 `json:"first"`
-		Text  string  `json:"text"`
-	}
+	var appSeen time.Time
 	for time.Since(start) < 60*time.Second {
-		st, err := chromedp.Run(ctx, chromedp.Evaluate[state](`window.__bench || {first: 0, text: ""}`))
-		if err == nil && st.First > 0 {
-			return st.First, float64(time.Since(start)) / 1e6, st.Text, nil
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[firstLoad](`window.__bench || {first: 0, text: "", app: 0, gap: false}`))
+		if err == nil && got.First > 0 && st.First == 0 {
+			st.Wall = float64(time.Since(start)) / 1e6
+		}
+		if err == nil {
+			st.First, st.Text, st.App, st.Gap = got.First, got.Text, got.App, got.Gap
+		}
+		// Watched a second past the app's start: its take-over must keep
+		// the word on screen.
+		if st.First > 0 && st.App > 0 {
+			if appSeen.IsZero() {
+				appSeen = time.Now()
+			} else if time.Since(appSeen) >= time.Second {
+				return st, nil
+			}
 		}
 		if !sleepCtx(ctx, 10*time.Millisecond) {
-			return 0, 0, "", ctx.Err()
+			return st, ctx.Err()
 		}
 	}
+	if st.First > 0 {
+		return st, nil // the word showed; the app never started (reported as 0)
+	}
 	body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 300) : ""`))
-	return 0, 0, "", fmt.Errorf("no status word on the page after 60 s; page text: %q", body)
+	return st, fmt.Errorf("no status word on the page after 60 s; page text: %q", body)
 }
 
 // waitTree waits until n .tree-status elements read want.

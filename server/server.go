@@ -97,7 +97,9 @@ func New(cfg *config.Config, o Options) *Server {
 		mux.Handle(p, webapp.LocalFile(o.Static, p))
 	}
 	if o.App != nil {
-		mux.Handle("/", o.App) // the app shell holds no data; the API behind it is protected
+		// The pages carry the statuses their viewer may see (none to a
+		// stranger when viewers sign in); the API behind them is protected.
+		mux.Handle("/", webapp.WithStatus(o.App, webapp.HubStatus(h.Views, auth.Identify, h.Config)))
 	}
 	hosts := newHostGuard(h.Config)
 	return &Server{

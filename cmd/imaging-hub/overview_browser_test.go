@@ -103,9 +103,9 @@ func TestPhoneOverviewAndTitleInChromium(t *testing.T) {
 
 func TestEntityFilterInChromium(t *testing.T) {
 	e := overviewSetup(t)
-	for _, c := range []struct{ lang, count, none string }{
-		{"en", "1 of 5 entities", "No entity matches “zzz”."},
-		{"fr", "1 entités sur 5", "Aucune entité ne correspond à « zzz »."},
+	for _, c := range []struct{ lang, count, none, conn string }{
+		{"en", "1 of 5 entities", "No entity matches “zzz”.", "Connected to the hub"},
+		{"fr", "1 entités sur 5", "Aucune entité ne correspond à « zzz ».", "Connecté au hub"},
 	} {
 		t.Run(c.lang, func(t *testing.T) {
 			ctx := hubtest.NewBrowser(t, 1280, 800).Ctx
@@ -113,6 +113,8 @@ func TestEntityFilterInChromium(t *testing.T) {
 				french(t, ctx)
 			}
 			hubtest.Navigate(t, ctx, e.Hub.URL+"/")
+			// The hub prerenders the page: type once the app runs, live.
+			hubtest.TextOf(t, ctx, ".conn", c.conn)
 			hubtest.WaitJS(t, ctx, "the tree", `document.querySelectorAll(".tree li").length === 5`)
 			hubtest.Do(t, ctx, chromedp.SendKeys("#entity-filter", "PRIV"))
 			hubtest.WaitJS(t, ctx, "one entity left", `document.querySelectorAll(".tree li").length === 1`)

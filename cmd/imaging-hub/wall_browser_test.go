@@ -166,7 +166,8 @@ func TestWallFits60EntitiesInChromium(t *testing.T) {
 		}
 	}
 	tile := hubtest.TextOf(t, ctx, ".tile.status--connection-error", "Connection error")
-	if !strings.Contains(tile, "probe imaging-api") || !strings.Contains(tile, "% used") {
+	// The cause in words (the hub's raw text is only a tooltip).
+	if !strings.Contains(tile, "The package server's imaging API (tcp://127.0.0.1:1) refuses connections.") || strings.Contains(tile, "dial tcp") || !strings.Contains(tile, "% used") {
 		t.Errorf("connection-error tile: %q", tile)
 	}
 	if dark := hubtest.Eval[string](t, ctx, `getComputedStyle(document.body).backgroundColor`); dark != "rgb(11, 15, 20)" {
@@ -375,6 +376,8 @@ func TestLanguageSwitchInChromium(t *testing.T) {
 	}
 	hubtest.Navigate(t, ctx, w.Hub.URL+"/entities/UUID0")
 	hubtest.TextOf(t, ctx, ".status-word", "Disponible")
+	// The hub prerenders the status: wait for the app itself, live.
+	hubtest.TextOf(t, ctx, ".conn", "Connecté au hub")
 	page := hubtest.TextOf(t, ctx, "body", "Vous pouvez créer ou déployer une image.")
 	for _, want := range []string{"État de l'imagerie", "Connecté au hub", "Espace disque", "Charge du serveur", "Statistiques de l'entité", "Écran mural"} {
 		if !strings.Contains(page, want) {

@@ -66,3 +66,31 @@ func (h *Hub) Summary(id string) (wire.Entity, bool) {
 	}
 	return e, true
 }
+
+// Views returns every entity's newest summary in tree order, the entity
+// full in full, read from the change log, never the loop: pages drawn for
+// visitors (prerendered statuses) cost the loop nothing, however many.
+func (h *Hub) Views(full string) []wire.Entity {
+	c := h.changes
+	c.mu.RLock()
+	bs := make([][]byte, 0, len(c.order))
+	for _, id := range c.order {
+		lv := c.latest[id]
+		switch {
+		case lv == nil:
+		case id == full:
+			bs = append(bs, lv.full)
+		default:
+			bs = append(bs, lv.summary)
+		}
+	}
+	c.mu.RUnlock()
+	out := make([]wire.Entity, 0, len(bs))
+	for _, b := range bs {
+		var e wire.Entity
+		if json.Unmarshal(b, &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}

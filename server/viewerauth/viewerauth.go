@@ -236,6 +236,32 @@ func (a *Auth) Protect(next http.Handler) http.Handler {
 	})
 }
 
+// Identify returns r's viewer without answering for it, for pages that
+// show a signed-in viewer more than a stranger (the app shell's statuses):
+// ok is false when viewers are authenticated and r carries no valid
+// credential. In mode "none" everyone sees everything (All). A bad
+// credential counts as a failed sign-in, as on the API; nothing is written
+// to the response, so a dead cookie is cleared by the API's next answer.
+func (a *Auth) Identify(r *http.Request) (Identity, bool) {
+	c := a.cfg()
+	v := viewersOf(c)
+	switch v.Auth {
+	case config.ViewerAuthNone, "":
+		return Identity{All: true}, true
+	case config.ViewerAuthToken:
+		who, res, _ := a.check(r, c, v)
+		switch res {
+		case valid:
+			return who, true
+		case invalid:
+			a.limit.Fail(ratelimit.AddrOf(r))
+		}
+	case config.ViewerAuthProxy:
+		return proxyIdentity(v, r)
+	}
+	return Identity{}, false
+}
+
 // refuse counts a bad credential from r's address and, when that address or
 // its network is over the limit, answers 429 and returns true. A credential
 // is always checked before refuse is called, so a valid one never gets here.

@@ -661,3 +661,36 @@ func TestBadViewerConfig(t *testing.T) {
 		}
 	}
 }
+
+// Identify names the viewer of a page without refusing anyone: the page
+// then shows a stranger no status.
+func TestIdentify(t *testing.T) {
+	e := newEnv(t, tokens(`"UUID1"`), nil)
+	kiosk := e.login("kiosk-secret", "")
+	cases := []struct {
+		name  string
+		hdr   map[string]string
+		ok    bool
+		all   bool
+		roots string
+	}{
+		{"nothing", nil, false, false, ""},
+		{"wrong Bearer", bearerHdr("guess"), false, false, ""},
+		{"a session id nobody issued", cookie(randomID()), false, false, ""},
+		{"kiosk cookie", cookie(kiosk), true, false, "UUID1"},
+		{"admin Bearer", bearerHdr("admin-secret"), true, true, ""},
+	}
+	for _, c := range cases {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		for k, v := range c.hdr {
+			r.Header.Set(k, v)
+		}
+		who, ok := e.auth.Identify(r)
+		if ok != c.ok || who.All != c.all || strings.Join(who.Roots, ",") != c.roots {
+			t.Errorf("%s: %+v %v, want ok %v all %v roots %q", c.name, who, ok, c.ok, c.all, c.roots)
+		}
+	}
+	if who, ok := New(cfgWith(t, `{"auth":"none"}`), false).Identify(httptest.NewRequest(http.MethodGet, "/", nil)); !ok || !who.All {
+		t.Fatalf("auth none: %+v %v, want everything", who, ok)
+	}
+}

@@ -17,8 +17,9 @@ import (
 //     reached under several names cannot know: left empty they read
 //     "https:///wall" and "https://", placeholders that are removed.
 //
+// and the pages (the app's routes) get the viewer's statuses (prerender).
 // Everything else (status, headers, 304s) passes through unchanged.
-func fixGenerated(next http.Handler) http.Handler {
+func fixGenerated(next http.Handler, missingWasm bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			next.ServeHTTP(w, r)
@@ -27,6 +28,13 @@ func fixGenerated(next http.Handler) http.Handler {
 		if len(r.URL.Path) > 4 && r.URL.Path[:5] == "/web/" {
 			next.ServeHTTP(w, r) // static files and app.wasm: streamed as they are
 			return
+		}
+		page := pageRoute.MatchString(r.URL.Path)
+		if page {
+			// go-app answers 304 to its version's ETag on every path; a
+			// page now carries statuses, so the browser must not reuse one.
+			r = r.Clone(r.Context())
+			r.Header.Del("If-None-Match")
 		}
 		rec := httptest.NewRecorder()
 		next.ServeHTTP(rec, r)
@@ -37,7 +45,17 @@ func fixGenerated(next http.Handler) http.Handler {
 				body = fixManifest(body)
 			case len(ct) >= 9 && ct[:9] == "text/html":
 				body = placeholderOG.ReplaceAll(body, nil)
+				if page {
+					body = prerender(r, body, missingWasm)
+				}
 			}
+		}
+		if page {
+			// One viewer's statuses: never kept by a cache, nor given to
+			// another viewer (the service worker keeps a status-free shell).
+			rec.Header().Del("ETag")
+			rec.Header().Set("Cache-Control", "no-store")
+			rec.Header().Set("Vary", "Cookie, Accept-Language, Authorization")
 		}
 		for k, v := range rec.Header() {
 			w.Header()[k] = v

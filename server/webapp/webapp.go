@@ -89,10 +89,12 @@ func New(o Options) (http.Handler, error) {
 		},
 		BackgroundColor: themeColor,
 		ThemeColor:      themeColor,
-		LoadingLabel:    "Loading the dashboard… {progress}%",
-		Styles:          []string{"/web/style.css"},
+		// The words are the page's, translated (prerender); app.js writes
+		// only the progress.
+		LoadingLabel: "{progress}%",
+		Styles:       []string{"/web/style.css"},
 		// The SVG icon is the page's favicon; go-app pre-caches only the PNGs.
-		CacheableResources:    []string{"/web/icon.svg"},
+		CacheableResources:    []string{"/web/icon.svg", prerenderScriptPath},
 		Resources:             res,
 		Version:               version,
 		ServiceWorkerTemplate: serviceWorker(),
@@ -102,7 +104,7 @@ func New(o Options) (http.Handler, error) {
 	} else {
 		h.Body = func() app.HTMLBody { return app.Body().Class("wasm-missing") }
 	}
-	return fixGenerated(h), nil
+	return fixGenerated(h, res.wasm == nil), nil
 }
 
 // wasmFiles are app.wasm and the compressed copies that match it.
@@ -198,6 +200,11 @@ func (r *resources) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if p == wasmName {
 		r.serveWasm(w, req)
+		return
+	}
+	if "/web/"+p == prerenderScriptPath {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		http.ServeContent(w, req, p, zeroTime, bytes.NewReader(prerenderScript))
 		return
 	}
 	// The compressed copies are reached only through content negotiation;
