@@ -54,6 +54,7 @@ func TestHistoryInChromium(t *testing.T) {
 	// French, switched on the page.
 	hubtest.Navigate(t, ctx, base+"/entities/UUID6")
 	hubtest.TextOf(t, ctx, ".status-word", "Available")
+	hubtest.WaitApp(t, ctx)
 	hubtest.Do(t, ctx, chromedp.Click(`button.btn--lang[lang="fr"]`))
 	hubtest.TextOf(t, ctx, ".status-word", "Disponible")
 	hubtest.TextMatching(t, ctx, "#disk-forecast", regexp.MustCompile(`Disque du dépôt plein dans environ (9|10) jours`))

@@ -174,6 +174,7 @@ func TestWallServedByInChromium(t *testing.T) {
 	if own := hubtest.Eval[string](t, ctx, `document.querySelector('#tile-UUID0').closest('.tile').innerText`); strings.Contains(own, "served by") {
 		t.Errorf("General's own tile says served by: %q", own)
 	}
+	hubtest.WaitApp(t, ctx)
 	hubtest.WaitJS(t, ctx, "the French switch", `(() => { const b = document.querySelector('button.btn--lang[lang="fr"]'); if (b) b.click(); return !!b; })()`)
 	hubtest.WaitJS(t, ctx, "desservie par on Public's tile", tile+`.innerText.includes("desservie par imaging-uuid0")`)
 	hubtest.WaitJS(t, ctx, "the wall's title", `document.title === "(2) Serveurs d'imagerie — État de l'imagerie"`)

@@ -391,6 +391,7 @@ func TestLanguageSwitchInChromium(t *testing.T) {
 
 	// The switch: English at once, without a reload, and remembered.
 	hubtest.Eval[bool](t, ctx, `window.__noReload = true`)
+	hubtest.WaitApp(t, ctx)
 	hubtest.Do(t, ctx, chromedp.Click(`button.btn--lang[lang="en"]`))
 	hubtest.TextOf(t, ctx, ".status-word", "Available")
 	if !hubtest.Eval[bool](t, ctx, `window.__noReload === true && document.documentElement.lang === "en"`) {

@@ -151,6 +151,7 @@ func TestWallTextFitsEveryScreenInChromium(t *testing.T) {
 			for _, l := range langs {
 				// A click from the page itself: the button may be re-rendered
 				// between DevTools finding it and clicking it.
+				hubtest.WaitApp(t, ctx)
 				hubtest.WaitJS(t, ctx, "the "+l.code+" button", `(() => { const b = document.querySelector('button.btn--lang[lang="`+l.code+`"]'); if (b) b.click(); return !!b; })()`)
 				hubtest.TextOf(t, ctx, ".wall-top", l.ready)
 				for _, s := range screens {

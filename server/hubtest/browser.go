@@ -75,6 +75,14 @@ func Navigate(t testing.TB, ctx context.Context, url string) {
 	}
 }
 
+// WaitApp waits until the app itself runs: the hub prerenders its pages, so
+// a button may be on screen before the app that answers it (go-app removes
+// its loader when the WebAssembly program has started).
+func WaitApp(t testing.TB, ctx context.Context) {
+	t.Helper()
+	WaitJS(t, ctx, "the app to start", `document.readyState === "complete" && !document.getElementById("app-wasm-loader")`)
+}
+
 // WaitJS waits until the expression is true (an exception counts as false;
 // a promise is awaited).
 func WaitJS(t testing.TB, ctx context.Context, what, js string) time.Duration {
