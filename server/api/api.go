@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -67,7 +68,11 @@ type Readiness struct {
 // reveal entities (viewer authentication; the viewer's scope then limits
 // every answer, and an entity out of scope is "unknown").
 func Register(mux *http.ServeMux, src Source, log *slog.Logger, protect func(http.Handler) http.Handler) {
-	handle := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, protect(f)) }
+	// Each route names the query parameters it reads: any other is refused,
+	// so a mistyped ?windw=30d is an error, not a silent default.
+	handle := func(pattern string, f http.HandlerFunc, params ...string) {
+		mux.Handle(pattern, protect(onlyParams(f, params...)))
+	}
 	handle("GET /api/v1/entities", func(w http.ResponseWriter, r *http.Request) {
 		es, err := src.Entities(r.Context())
 		if err != nil {
@@ -123,7 +128,7 @@ func Register(mux *http.ServeMux, src Source, log *slog.Logger, protect func(htt
 			return
 		}
 		writeJSON(w, http.StatusOK, history.Uptime(hist, e.Status, e.Since, time.Now(), window, name))
-	})
+	}, "window")
 	handle("GET /api/v1/entities/{id}/series", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		figure := q.Get("figure")
@@ -162,7 +167,7 @@ func Register(mux *http.ServeMux, src Source, log *slog.Logger, protect func(htt
 			}
 		}
 		writeJSON(w, http.StatusOK, wire.Series{Figure: figure, Unit: unit, Points: points})
-	})
+	}, "figure", "window")
 	handle("GET /api/v1/entities/{id}/ready", func(w http.ResponseWriter, r *http.Request) {
 		e, ok := lookup(w, r, src, log)
 		if !ok {
@@ -198,9 +203,26 @@ func Register(mux *http.ServeMux, src Source, log *slog.Logger, protect func(htt
 // RegisterAlerts adds GET /api/v1/alerts: the last result per alert target
 // and the alerts firing within the viewer's scope.
 func RegisterAlerts(mux *http.ServeMux, cfg func() *config.Config, status func(allowed func(string) bool) alert.Status, protect func(http.Handler) http.Handler) {
-	mux.Handle("GET /api/v1/alerts", protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /api/v1/alerts", protect(onlyParams(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, status(viewerauth.Filter(r.Context(), cfg)))
 	})))
+}
+
+// onlyParams refuses a request carrying a query parameter not in params.
+func onlyParams(f http.HandlerFunc, params ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for k := range r.URL.Query() {
+			if !slices.Contains(params, k) {
+				takes := "no query parameter"
+				if len(params) > 0 {
+					takes = strings.Join(params, ", ")
+				}
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown query parameter " + quoteID(k) + ": this endpoint takes " + takes})
+				return
+			}
+		}
+		f(w, r)
+	}
 }
 
 func lookup(w http.ResponseWriter, r *http.Request, src Source, log *slog.Logger) (wire.Entity, bool) {

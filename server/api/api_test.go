@@ -394,3 +394,36 @@ func TestUptimeAndSeries(t *testing.T) {
 		}
 	}
 }
+
+// A mistyped parameter is an error, not a silent default; another method
+// than GET is 405.
+func TestUnknownParametersAndMethods(t *testing.T) {
+	ts := serve(t, newSource(testConfig(t, "")))
+	cases := []struct {
+		method, path string
+		code         int
+		want         string
+	}{
+		{http.MethodGet, "/api/v1/entities?detail=1", http.StatusBadRequest, `unknown query parameter \"detail\": this endpoint takes no query parameter`},
+		{http.MethodGet, "/api/v1/entities/A/uptime?windw=30d", http.StatusBadRequest, `this endpoint takes window`},
+		{http.MethodGet, "/api/v1/entities/A/series?figure=load1&window=48h&x=1", http.StatusBadRequest, `this endpoint takes figure, window`},
+		{http.MethodGet, "/api/v1/entities/A/uptime?window=7d", http.StatusOK, `"window": "7d"`},
+		{http.MethodPost, "/api/v1/entities", http.StatusMethodNotAllowed, ""},
+		{http.MethodDelete, "/api/v1/entities/A", http.StatusMethodNotAllowed, ""},
+	}
+	for _, c := range cases {
+		req, _ := http.NewRequest(c.method, ts.URL+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code || !strings.Contains(string(b), c.want) {
+			t.Errorf("%s %s: %d %s, want %d %q", c.method, c.path, resp.StatusCode, b, c.code, c.want)
+		}
+		if c.code == http.StatusMethodNotAllowed && !strings.Contains(resp.Header.Get("Allow"), "GET") {
+			t.Errorf("%s %s: Allow %q", c.method, c.path, resp.Header.Get("Allow"))
+		}
+	}
+}
