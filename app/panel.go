@@ -305,7 +305,7 @@ func (p *EntityPanel) renderLoad() app.UI {
 	t := p.t()
 	var body []app.UI
 	if e.UptimeSeconds > 0 {
-		body = append(body, app.P().Class("uptime").Text(t.F(t.UpForF, t.Duration(time.Duration(e.UptimeSeconds)*time.Second))))
+		body = append(body, app.P().Class("server-uptime").Text(t.F(t.UpForF, t.Duration(time.Duration(e.UptimeSeconds)*time.Second))))
 	} else {
 		body = append(body, app.P().Class("missing").Text(t.UptimeMissing))
 	}
