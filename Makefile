@@ -21,9 +21,12 @@ $(BIN)/imaging-hub: $(GO_SOURCES) $(WASM_OUTPUTS) $(WEB_STATIC)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/imaging-hub
 
 # The agent is built without cgo: Go's own resolver instead of libc's saves
-# about 1.5 MiB of resident memory on every imaging server.
+# about 1.5 MiB of resident memory on every imaging server. Without net/http's
+# HTTP/2 (nethttpomithttp2, a tag of the standard library) its binary is
+# 0.37 MB smaller: the hub link is HTTP/1.1 (WebSocket) and a probe of an
+# HTTP/2 server answers over HTTP/1.1.
 $(BIN)/imaging-agent: $(GO_SOURCES)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/imaging-agent
+	CGO_ENABLED=0 $(GO) build -trimpath -tags nethttpomithttp2 -ldflags '$(LDFLAGS)' -o $@ ./cmd/imaging-agent
 
 $(BIN)/imaging-demo: $(GO_SOURCES) $(WASM_OUTPUTS) $(WEB_STATIC)
 	@echo "==> building the demo launcher (bin/imaging-demo)"

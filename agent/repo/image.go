@@ -52,18 +52,19 @@ type imageText struct{ title, problem string }
 // readImage reads an image directory and classifies it (see the package doc).
 func (s *Scanner) readImage(path, name string, dirMtime int64, now time.Time) record {
 	b := &builder{now: now}
-	b.r = record{name: name, dirMtime: dirMtime, created: dirMtime, newest: dirMtime}
+	b.r = record{text: name, nameLen: uint8(len(name)), dirMtime: dirMtime, created: dirMtime}
+	b.newest = dirMtime
 	var t imageText
 	s.classify(b, &t, path)
 	if title := clean(t.title); title != "" && title != clean(name) {
-		b.r.title = title
+		b.r.text = name + title
 	}
 	b.r.problem = s.intern(clean(t.problem))
 	b.r.depSum = b.stamps.digest(b.r.deps)
 	if racy(now, time.Unix(0, dirMtime)) {
 		b.r.flags |= fRacy
 	}
-	if now.Sub(time.Unix(0, b.r.newest)) < s.staleAfter() {
+	if now.Sub(time.Unix(0, b.newest)) < s.staleAfter() {
 		b.r.flags |= fRecent
 	}
 	return b.r
@@ -120,7 +121,7 @@ func (s *Scanner) classify(b *builder, t *imageText, path string) {
 		}
 	}
 	l.newest = newest
-	r.newest = newest.UnixNano()
+	b.newest = newest.UnixNano()
 	recent := now.Sub(newest) < s.staleAfter()
 	clonezilla := l.disk || l.parts || l.czLog || l.chunks > 0 || l.czOther
 

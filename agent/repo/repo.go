@@ -85,9 +85,12 @@ type Scanner struct {
 	now   func() time.Time // test hook
 	reads int              // test hook: image metadata reads since New
 
-	epoch uint32
+	epoch uint16
 	recs  []record // sorted by name
-	odd   int      // records whose name is not its own UUID (clean(name) != name)
+	// loose counts records read, and removed, since the names and titles
+	// were last packed into one string (compact).
+	loose int
+	odd   int // records whose name is not its own UUID (clean(name) != name)
 	// hot counts changes of the set of records flagged recent or volatile,
 	// so a watcher knows when to look at it again.
 	hot      uint64
@@ -243,6 +246,9 @@ func (s *Scanner) scan(c *Changes, full bool) (wire.Repository, error) {
 		s.gen++
 		s.recount()
 	}
+	if s.loose >= compactAfter && s.loose >= len(s.recs)/8 {
+		s.compact()
+	}
 
 	// Two stats; with a watch, only when it saw a change there (or the
 	// last read was racy).
@@ -285,6 +291,9 @@ func (s *Scanner) scanAll(now time.Time) (bool, error) {
 		// bounds the garbage of a listing of 10,000 names.
 		names, err := masters.f.Readdirnames(512)
 		for _, name := range names {
+			if len(name) > maxName {
+				continue // not a Linux directory name
+			}
 			st, err := masters.stat(name, false)
 			if err == nil && st.link {
 				st, err = masters.stat(name, true) // an image directory may be a link
@@ -301,7 +310,7 @@ func (s *Scanner) scanAll(now time.Time) (bool, error) {
 				r.seen = s.epoch
 				continue
 			}
-			if j := slices.IndexFunc(added, func(r record) bool { return r.name == name }); j >= 0 {
+			if j := slices.IndexFunc(added, func(r record) bool { return r.name() == name }); j >= 0 {
 				continue // listed twice (the directory changed while listed)
 			}
 			r := s.read(name, st.mtime, now)
@@ -318,12 +327,13 @@ func (s *Scanner) scanAll(now time.Time) (bool, error) {
 	n := len(s.recs)
 	s.recs = slices.DeleteFunc(s.recs, func(r record) bool { return r.seen != s.epoch })
 	if len(s.recs) != n {
+		s.loose += n - len(s.recs)
 		changed = true
 		s.hot++
 	}
 	if len(added) > 0 {
 		s.recs = append(s.recs, added...)
-		slices.SortFunc(s.recs, func(a, b record) int { return strings.Compare(a.name, b.name) })
+		slices.SortFunc(s.recs, func(a, b record) int { return strings.Compare(a.name(), b.name()) })
 		changed = true
 		s.hot++
 	}
@@ -355,6 +365,9 @@ func (s *Scanner) scanSome(c *Changes, now time.Time) (bool, error) {
 	defer masters.close()
 	changed := false
 	for _, name := range c.Images {
+		if len(name) > maxName {
+			continue
+		}
 		st, err := masters.stat(name, false)
 		if err == nil && st.link {
 			st, err = masters.stat(name, true)
@@ -363,6 +376,7 @@ func (s *Scanner) scanSome(c *Changes, now time.Time) (bool, error) {
 		switch {
 		case (err != nil || !st.dir) && found:
 			s.recs = slices.Delete(s.recs, i, i+1)
+			s.loose++
 			changed = true
 			s.hot++
 		case err != nil || !st.dir:
@@ -383,7 +397,7 @@ func (s *Scanner) scanSome(c *Changes, now time.Time) (bool, error) {
 		if !due(r) {
 			continue
 		}
-		st, err := masters.stat(r.name, true)
+		st, err := masters.stat(r.name(), true)
 		if err != nil || !st.dir {
 			continue // gone: the watch names it, or the next full scan drops it
 		}
@@ -394,12 +408,13 @@ func (s *Scanner) scanSome(c *Changes, now time.Time) (bool, error) {
 
 // find returns where name is or would be in s.recs.
 func (s *Scanner) find(name string) (int, bool) {
-	return slices.BinarySearchFunc(s.recs, name, func(r record, n string) int { return strings.Compare(r.name, n) })
+	return slices.BinarySearchFunc(s.recs, name, func(r record, n string) int { return strings.Compare(r.name(), n) })
 }
 
 // read reads an image directory into a new record.
 func (s *Scanner) read(name string, dirMtime int64, now time.Time) record {
 	s.reads++
+	s.loose++
 	if clean(name) != name {
 		s.odd++
 	}
@@ -409,7 +424,8 @@ func (s *Scanner) read(name string, dirMtime int64, now time.Time) record {
 // reread reads *r's directory again and says whether the image changed.
 func (s *Scanner) reread(r *record, dirMtime int64, now time.Time) bool {
 	s.reads++
-	n := s.readImage(filepath.Join(s.masters, r.name), r.name, dirMtime, now)
+	s.loose++
+	n := s.readImage(filepath.Join(s.masters, r.name()), r.name(), dirMtime, now)
 	n.seen = r.seen
 	const hotFlags = fVolatile | fRecent
 	if n.flags&hotFlags != r.flags&hotFlags {
@@ -418,6 +434,30 @@ func (s *Scanner) reread(r *record, dirMtime int64, now time.Time) bool {
 	same := r.same(&n)
 	*r = n
 	return !same
+}
+
+// compactAfter is the least number of records read or removed that makes
+// the scanner pack names and titles again (and at least an eighth of them).
+const compactAfter = 64
+
+// compact packs every record's name and title into one string of the exact
+// size, the records pointing into it, and the records into a slice of the
+// exact length. After a cold scan of 10,000 images they are 20,000 small
+// strings scattered among the scan's garbage, keeping half-empty pages of
+// the heap resident for as long as the agent runs; packed, they take 30 %
+// less and the garbage's pages go back to the system.
+func (s *Scanner) compact() {
+	texts := make([]string, len(s.recs))
+	for i := range s.recs {
+		texts[i] = s.recs[i].text
+	}
+	texts = packStrings(texts)
+	recs := make([]record, len(s.recs))
+	copy(recs, s.recs)
+	for i := range recs {
+		recs[i].text = texts[i]
+	}
+	s.recs, s.loose = recs, 0
 }
 
 // intern returns one copy of each problem text.
@@ -455,7 +495,7 @@ func (s *Scanner) EachImage(yield func(*wire.Image) bool) {
 		order[i] = int32(i)
 	}
 	slices.SortStableFunc(order, func(a, b int32) int {
-		return strings.Compare(clean(s.recs[a].name), clean(s.recs[b].name))
+		return strings.Compare(clean(s.recs[a].name()), clean(s.recs[b].name()))
 	})
 	for _, i := range order {
 		s.recs[i].fill(&im)
@@ -470,7 +510,7 @@ func (s *Scanner) EachImage(yield func(*wire.Image) bool) {
 // that set may have changed.
 func (s *Scanner) HotImages(yield func(string) bool) {
 	for i := range s.recs {
-		if s.recs[i].flags&(fVolatile|fRecent) != 0 && !yield(s.recs[i].name) {
+		if s.recs[i].flags&(fVolatile|fRecent) != 0 && !yield(s.recs[i].name()) {
 			return
 		}
 	}
@@ -520,7 +560,7 @@ func (s *Scanner) recount() {
 		default:
 			c.ImagesInvalid++
 		}
-		if clean(r.name) != r.name {
+		if name := r.name(); clean(name) != name {
 			odd++
 		}
 	}
@@ -574,8 +614,29 @@ func (s *Scanner) scanComputers(now time.Time) bool {
 			names = append(names, strings.ToLower(de.Name()))
 		}
 	}
-	*c = dirCache{known: true, mtime: mt, racy: racy(now, fi.ModTime()), names: names}
+	*c = dirCache{known: true, mtime: mt, racy: racy(now, fi.ModTime()), names: packStrings(names)}
 	return true
+}
+
+// packStrings returns v's strings as substrings of one string: thousands of
+// small strings kept from a directory listing otherwise hold the listing's
+// garbage pages resident.
+func packStrings(v []string) []string {
+	n := 0
+	for _, x := range v {
+		n += len(x)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, x := range v {
+		b.WriteString(x)
+	}
+	all := b.String()
+	out := make([]string, len(v))
+	for i, x := range v {
+		out[i], all = all[:len(x)], all[len(x):]
+	}
+	return out
 }
 
 // countClientsWithImages counts registered clients whose MAC (from
@@ -590,7 +651,7 @@ func (s *Scanner) countClientsWithImages() int {
 		if s.recs[i].state != stComplete {
 			continue
 		}
-		if m, ok := macBitsFromUUIDv1(s.recs[i].name); ok {
+		if m, ok := macBitsFromUUIDv1(s.recs[i].name()); ok {
 			macs = append(macs, m)
 		}
 	}

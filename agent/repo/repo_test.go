@@ -2,6 +2,7 @@ package repo
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"imagingstatus/agent/repo/repotest"
 	"imagingstatus/wire"
@@ -766,4 +768,80 @@ func TestUpdate(t *testing.T) {
 	if _, err := s.Update(Changes{}); err == nil || !strings.Contains(err.Error(), "masters/ not readable: no such directory") {
 		t.Errorf("missing masters/: %v", err)
 	}
+}
+
+// The record's size is what the memory figures in docs/BENCHMARKS.md
+// assume: a field added without care grows every image's cost.
+func TestRecordSize(t *testing.T) {
+	if n := unsafe.Sizeof(record{}); n != 72 {
+		t.Errorf("record is %d bytes, want 72", n)
+	}
+}
+
+// A scan that read or dropped many images packs names and titles into one
+// string; the list is the same as a fresh scanner's before and after.
+func TestCompactKeepsTheList(t *testing.T) {
+	root := t.TempDir()
+	if _, err := repotest.Generate(root, repotest.Options{Complete: 150, Failed: 10, Invalid: 5, Legacy: 5, Clients: 20, ClientsWithImages: 10, WithUUIDCache: true}); err != nil {
+		t.Fatal(err)
+	}
+	packed := func(s *Scanner) bool {
+		for i := 1; i < len(s.recs); i++ {
+			prev, cur := s.recs[i-1].text, s.recs[i].text
+			if unsafe.StringData(cur) != (*byte)(unsafe.Add(unsafe.Pointer(unsafe.StringData(prev)), len(prev))) {
+				return false
+			}
+		}
+		return true
+	}
+	same := func(what string, s *Scanner) {
+		t.Helper()
+		got, want := scan(t, s), scan(t, New(root))
+		got.Generation = want.Generation
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: the list differs from a fresh scan's:\n%+v\n%+v", what, got.Images, want.Images)
+		}
+	}
+	s := New(root)
+	first := scan(t, s)
+	if s.loose != 0 || !packed(s) {
+		t.Fatalf("not packed after a cold scan (%d loose)", s.loose)
+	}
+	same("cold scan", s)
+
+	// A few changes: read, not packed again.
+	var changed []string
+	for i := range 3 {
+		name := repotest.UUIDv1(time.Now().Add(-2*time.Hour), uint16(i), repotest.ClientMAC(i))
+		mkImage(t, root, name, czFiles(map[string]string{"davosInfo.json": fmt.Sprintf(`{"title":"few %d","size":3}`, i)}), time.Hour)
+		changed = append(changed, name)
+	}
+	if _, err := s.Update(Changes{Images: changed}); err != nil {
+		t.Fatal(err)
+	}
+	if s.loose != 3 || packed(s) {
+		t.Errorf("3 images read: %d loose, packed %v; want 3 loose, not packed", s.loose, packed(s))
+	}
+	same("three added", s)
+
+	// Many: 100 added with titles, 40 removed: packed again.
+	changed = changed[:0]
+	for i := range 100 {
+		name := repotest.UUIDv1(time.Now().Add(-3*time.Hour), uint16(100+i), repotest.ClientMAC(i))
+		mkImage(t, root, name, czFiles(map[string]string{"davosInfo.json": fmt.Sprintf(`{"title":"Image n° %d","size":%d}`, i, i+1)}), time.Hour)
+		changed = append(changed, name)
+	}
+	for _, im := range first.Images[:40] {
+		if err := os.RemoveAll(filepath.Join(root, "masters", im.UUID)); err != nil {
+			t.Fatal(err)
+		}
+		changed = append(changed, im.UUID)
+	}
+	if _, err := s.Update(Changes{Images: changed}); err != nil {
+		t.Fatal(err)
+	}
+	if s.loose != 0 || !packed(s) {
+		t.Errorf("after 140 changes: %d loose, packed %v", s.loose, packed(s))
+	}
+	same("100 added, 40 removed", s)
 }

@@ -51,8 +51,14 @@ func (c *uuidCacheFile) refresh(path string, now time.Time, problems *[]string) 
 // the memory of 17-byte strings for a cache of thousands of clients.
 func macBits(m map[string]string) map[string]uint64 {
 	out := make(map[string]uint64, len(m))
-	for k, v := range m {
-		if b, ok := parseMACBits(v); ok {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	// The keys may be substrings of the whole file's text: packed apart, the
+	// text is not kept.
+	for i, k := range packStrings(keys) {
+		if b, ok := parseMACBits(m[keys[i]]); ok {
 			out[k] = b
 		}
 	}
