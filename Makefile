@@ -13,7 +13,7 @@ GO_SOURCES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './.tm
 all: build
 
 -include web/web.mk
--include bench.mk
+include bench/bench.mk
 
 build: $(BIN)/imaging-hub $(BIN)/imaging-agent $(BIN)/imaging-demo
 
@@ -102,6 +102,7 @@ FUZZTIME ?= 10s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHello$$' -fuzztime $(FUZZTIME) ./wire/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeReport$$' -fuzztime $(FUZZTIME) ./wire/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeImagesPage$$' -fuzztime $(FUZZTIME) ./wire/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeViewerRequest$$' -fuzztime $(FUZZTIME) ./wire/
 	$(GO) test -run '^$$' -fuzz '^FuzzDavosInfo$$' -fuzztime $(FUZZTIME) ./agent/repo/
 	$(GO) test -run '^$$' -fuzz '^FuzzUUIDCache$$' -fuzztime $(FUZZTIME) ./agent/repo/

@@ -15,7 +15,13 @@ import (
 // Limits on what a peer may send. A frame over MaxAgentFrame is refused by
 // the socket before it is decoded.
 const (
-	MaxAgentFrame  = 16 << 20 // a 100,000-image list fits
+	// MaxAgentFrame bounds every agent frame: a report's figures take a few
+	// KiB, and an image list comes in pages (ImagesPage) of at most
+	// MaxPageImages images or PageBytes of JSON, whichever comes first.
+	MaxAgentFrame  = 1 << 20
+	MaxPageImages  = 1000
+	PageBytes      = 512 << 10
+	MaxImagePages  = 256
 	MaxString      = 256
 	MaxPath        = 4096
 	MaxPartitions  = 256
@@ -139,6 +145,28 @@ func DecodeReport(b []byte) (Report, error) {
 	return r, r.Validate()
 }
 
+// DecodeImagesPage decodes and validates a page of an image list. That it
+// follows its report, in order, is for the reader of the socket to check.
+func DecodeImagesPage(b []byte) (ImagesPage, error) {
+	var p ImagesPage
+	if err := strict(b, &p); err != nil {
+		return p, err
+	}
+	if p.Type != TypeImages {
+		return p, invalid("expected a page of images, got type %q", clip(p.Type))
+	}
+	if p.Page < 0 || p.Page >= MaxImagePages {
+		return p, invalid("image page %d out of range (0 to %d)", p.Page, MaxImagePages-1)
+	}
+	if len(p.Images) > MaxPageImages {
+		return p, invalid("%d images in a page (max %d)", len(p.Images), MaxPageImages)
+	}
+	if len(p.Images) == 0 && !(p.Last && p.Page == 0) {
+		return p, invalid("image page %d is empty (only an empty list's single page may be)", p.Page)
+	}
+	return p, validateImages(p.Images)
+}
+
 // firstInvalid returns the offset of the first byte of b that does not
 // start a valid UTF-8 sequence, or len(b).
 func firstInvalid(b []byte) int {
@@ -258,7 +286,14 @@ func (repo *Repository) validate() error {
 	if repo.ImagesOmitted && len(repo.Images) > 0 {
 		return invalid("images_omitted with a non-empty image list")
 	}
-	for i, im := range repo.Images {
+	if repo.ImagesFollow && (repo.ImagesOmitted || len(repo.Images) > 0) {
+		return invalid("images_follow with images_omitted or an image list in the report")
+	}
+	return validateImages(repo.Images)
+}
+
+func validateImages(images []Image) error {
+	for i, im := range images {
 		for _, f := range []struct{ name, v string }{{"uuid", im.UUID}, {"title", im.Title}, {"format", im.Format}, {"state", im.State}, {"source_mac", im.SourceMAC}, {"problem", im.Problem}} {
 			if err := checkString(fmt.Sprintf("images[%d].%s", i, f.name), f.v, MaxString); err != nil {
 				return err

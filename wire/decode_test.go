@@ -59,6 +59,7 @@ func TestDecodeReport(t *testing.T) {
 		{"negative latency", mut(`"latency_ms":1.5`, `"latency_ms":-1`), "latency"},
 		{"unknown field", mut(`"hostname":"imaging1"`, `"hostname":"imaging1","x":1`), "unknown field"},
 		{"omitted with list", mut(`"generation":4`, `"generation":4,"images_omitted":true`), "images_omitted"},
+		{"follow with list", mut(`"generation":4`, `"generation":4,"images_follow":true`), "images_follow"},
 		{"memory over total", mut(`"used_bytes":50`, `"used_bytes":500`), "memory"},
 		{"NUL", mut(`"hostname":"imaging1"`, `"hostname":"a\u0000b"`), "NUL"},
 		{"deep nesting", `{"type":"report","partitions":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`, "invalid message"},
@@ -111,6 +112,50 @@ func FuzzDecodeReport(f *testing.F) {
 		out, _ := json.Marshal(r)
 		if _, err := DecodeReport(out); err != nil {
 			t.Fatalf("accepted report does not round-trip: %v", err)
+		}
+	})
+}
+
+const goodPage = `{"type":"images","generation":4,"page":1,"images":[{"uuid":"u","title":"t","state":"complete","size_bytes":10,"created":"2026-11-25T12:00:00Z"}],"last":true}`
+
+func TestDecodeImagesPage(t *testing.T) {
+	img := `{"uuid":"u","title":"t","state":"complete","size_bytes":10,"created":"2026-11-25T12:00:00Z"}`
+	full := `{"type":"images","generation":4,"page":0,"images":[` + strings.TrimSuffix(strings.Repeat(img+",", MaxPageImages), ",") + `]}`
+	cases := []struct{ name, in, want string }{
+		{"good", goodPage, ""},
+		{"full page", full, ""},
+		{"empty list's only page", `{"type":"images","generation":4,"page":0,"images":[],"last":true}`, ""},
+		{"empty list, null", `{"type":"images","generation":4,"page":0,"images":null,"last":true}`, ""},
+		{"empty page not last", `{"type":"images","generation":4,"page":0,"images":[]}`, "is empty"},
+		{"empty later page", `{"type":"images","generation":4,"page":2,"images":[],"last":true}`, "is empty"},
+		{"too many", strings.Replace(full, `]}`, `,`+img+`]}`, 1), "1001 images in a page"},
+		{"negative page", strings.Replace(goodPage, `"page":1`, `"page":-1`, 1), "out of range"},
+		{"page past the bound", strings.Replace(goodPage, `"page":1`, `"page":256`, 1), "out of range"},
+		{"report type", strings.Replace(goodPage, `"images","generation"`, `"report","generation"`, 1), "expected a page"},
+		{"bad image", strings.Replace(goodPage, `"complete"`, `"golden"`, 1), "unknown state"},
+		{"unknown field", strings.Replace(goodPage, `"page":1`, `"page":1,"x":0`, 1), "unknown field"},
+		{"trailing", goodPage + `{}`, "data after"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := DecodeImagesPage([]byte(c.in))
+			check(t, err, c.want)
+		})
+	}
+}
+
+// FuzzDecodeImagesPage: what is accepted round-trips through json.Marshal.
+func FuzzDecodeImagesPage(f *testing.F) {
+	f.Add([]byte(goodPage))
+	f.Add([]byte(`{"type":"images","generation":1,"page":0,"images":[],"last":true}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := DecodeImagesPage(b)
+		if err != nil {
+			return
+		}
+		out, _ := json.Marshal(p)
+		if _, err := DecodeImagesPage(out); err != nil {
+			t.Fatalf("accepted page does not round-trip: %v", err)
 		}
 	})
 }

@@ -26,6 +26,7 @@ const (
 const (
 	TypeHello     = "hello"     // agent → hub, first frame
 	TypeReport    = "report"    // agent → hub
+	TypeImages    = "images"    // agent → hub: a page of the image list its report announced
 	TypeSnapshot  = "snapshot"  // hub → viewer, first frame
 	TypeChange    = "change"    // hub → viewer: one entity
 	TypeChanges   = "changes"   // hub → viewer: several entities in one frame
@@ -176,9 +177,27 @@ type Repository struct {
 	// Generation changes whenever the image list changes; the push loop
 	// sends the list only when it changed since the last frame it sent
 	// (ImagesOmitted), because a repository can hold 10,000 images.
-	Generation    uint64  `json:"generation"`
-	ImagesOmitted bool    `json:"images_omitted,omitempty"`
-	Images        []Image `json:"images,omitempty"`
+	Generation    uint64 `json:"generation"`
+	ImagesOmitted bool   `json:"images_omitted,omitempty"`
+	// ImagesFollow: the list is not in this frame but in the "images"
+	// frames (ImagesPage) that follow it, so that no frame, and no buffer
+	// of the hub, grows with the repository. The hub applies the report
+	// once the last page is in.
+	ImagesFollow bool    `json:"images_follow,omitempty"`
+	Images       []Image `json:"images,omitempty"`
+}
+
+// ImagesPage is one page of the image list that the report just before it
+// announced (Repository.ImagesFollow): pages come in order from 0, each with
+// the report's generation, the last one marked. A page holds at most
+// MaxPageImages images, and none only when it is the only one (an empty
+// list).
+type ImagesPage struct {
+	Type       string  `json:"type"`
+	Generation uint64  `json:"generation"`
+	Page       int     `json:"page"`
+	Images     []Image `json:"images"`
+	Last       bool    `json:"last,omitempty"`
 }
 
 // Probe is one check of an imaging service on the server.

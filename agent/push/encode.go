@@ -33,10 +33,58 @@ type Encoder struct {
 }
 
 // Encode writes c as the JSON a wire.Report marshals to (the same bytes as
-// json.Marshal), leaving the image list out when omit is set
+// json.Marshal), the image list in it, or left out when omit is set
 // (images_omitted). Images with a date wire refuses get a zero date, as Fit
-// does.
+// does. The push loop uses EncodePaged; this one-frame form is kept for a
+// list that is known to be short.
 func (e *Encoder) Encode(w io.Writer, c Collected, omit bool) error {
+	return e.encode(w, c, omit, false)
+}
+
+// EncodePaged writes c as the hub reads it, each frame into a writer from
+// next (closed when the frame is complete): the report, then, when the image
+// list goes (not omit) and there is one, the list in "images" frames
+// (wire.ImagesPage) of at most wire.MaxPageImages images or about
+// wire.PageBytes, and the report says so (images_follow). No frame grows
+// with the repository, on the agent's side or the hub's.
+func (e *Encoder) EncodePaged(next func() (io.WriteCloser, error), c Collected, omit bool) error {
+	repo := c.Repository
+	follow := !omit && repo != nil && !repo.ImagesOmitted && (c.Images != nil || len(repo.Images) > 0)
+	w, err := next()
+	if err != nil {
+		return err
+	}
+	if err := e.encode(w, c, omit, follow); err != nil {
+		_ = w.Close()
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if !follow {
+		return nil
+	}
+	return e.encodePages(next, c, repo.Generation)
+}
+
+// each yields c's image list, from the sequence or the slice.
+func (c *Collected) each(yield func(*wire.Image) bool) {
+	if c.Images != nil {
+		c.Images(yield)
+		return
+	}
+	if c.Repository == nil {
+		return
+	}
+	list := c.Repository.Images
+	for i := range list {
+		if !yield(&list[i]) {
+			return
+		}
+	}
+}
+
+func (e *Encoder) encode(w io.Writer, c Collected, omit, follow bool) error {
 	r := c.Report
 	repo := r.Repository
 	if repo == nil {
@@ -62,9 +110,9 @@ func (e *Encoder) Encode(w io.Writer, c Collected, omit bool) error {
 		return err
 	}
 	rc := *repo
-	list := rc.Images
 	rc.Images = nil
 	rc.ImagesOmitted = rc.ImagesOmitted || omit
+	rc.ImagesFollow = follow
 	body, err := json.Marshal(rc)
 	if err != nil {
 		return err
@@ -74,9 +122,9 @@ func (e *Encoder) Encode(w io.Writer, c Collected, omit bool) error {
 	b := append(e.buf[:0], head[:len(head)-1]...)
 	b = append(b, `,"repository":`...)
 	b = append(b, body[:len(body)-1]...)
-	if !rc.ImagesOmitted {
+	if !rc.ImagesOmitted && !follow {
 		n := 0
-		add := func(im *wire.Image) bool {
+		c.each(func(im *wire.Image) bool {
 			if n == 0 {
 				b = append(b, `,"images":[`...)
 			} else {
@@ -91,17 +139,7 @@ func (e *Encoder) Encode(w io.Writer, c Collected, omit bool) error {
 				b = b[:0]
 			}
 			return true
-		}
-		switch {
-		case c.Images != nil:
-			c.Images(add)
-		default:
-			for i := range list {
-				if !add(&list[i]) {
-					break
-				}
-			}
-		}
+		})
 		if err != nil {
 			return err
 		}
@@ -117,9 +155,99 @@ func (e *Encoder) Encode(w io.Writer, c Collected, omit bool) error {
 		b = append(b, '}')
 	}
 	_, err = w.Write(b)
+	e.keep(b)
+	return err
+}
+
+// keep keeps b's array for the next frame unless a huge title or error grew
+// it.
+func (e *Encoder) keep(b []byte) {
 	if cap(b) <= 4*flushAt {
-		e.buf = b[:0] // a huge title or error could have grown it: not kept
+		e.buf = b[:0]
 	}
+}
+
+// encodePages writes the image list as wire.ImagesPage frames. A page is
+// cut before the image that would pass wire.MaxPageImages images or after
+// the one that passes wire.PageBytes; the cut is made only when another
+// image comes, so the last page is never empty (unless the list is).
+func (e *Encoder) encodePages(next func() (io.WriteCloser, error), c Collected, gen uint64) error {
+	var (
+		w         io.WriteCloser
+		err       error
+		page, n   int
+		pageBytes int
+		b         = e.buf[:0]
+	)
+	open := func() bool {
+		if w, err = next(); err != nil {
+			return false
+		}
+		b = append(b, `{"type":"images","generation":`...)
+		b = strconv.AppendUint(b, gen, 10)
+		b = append(b, `,"page":`...)
+		b = strconv.AppendInt(b, int64(page), 10)
+		b = append(b, `,"images":[`...)
+		n, pageBytes = 0, 0
+		return true
+	}
+	end := func(last bool) bool {
+		b = append(b, ']')
+		if last {
+			b = append(b, `,"last":true`...)
+		}
+		b = append(b, '}')
+		if _, err = w.Write(b); err != nil {
+			return false
+		}
+		b = b[:0]
+		err = w.Close()
+		w = nil
+		page++
+		return err == nil
+	}
+	c.each(func(im *wire.Image) bool {
+		switch {
+		case w == nil:
+			if !open() {
+				return false
+			}
+		case n == wire.MaxPageImages || pageBytes >= wire.PageBytes:
+			if page+1 == wire.MaxImagePages {
+				// Only a list of titles and problems far beyond any real
+				// repository's gets here (256 pages of 512 KiB): the
+				// rest is not sent rather than refused as a whole.
+				return false
+			}
+			if !end(false) || !open() {
+				return false
+			}
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		before := len(b)
+		b = AppendImage(b, im)
+		n++
+		pageBytes += len(b) - before
+		if len(b) >= flushAt {
+			if _, err = w.Write(b); err != nil {
+				return false
+			}
+			b = b[:0]
+		}
+		return true
+	})
+	if err == nil && w == nil {
+		open() // an empty list: its single page says so
+	}
+	if err == nil {
+		end(true)
+	}
+	if w != nil {
+		_ = w.Close()
+	}
+	e.keep(b)
 	return err
 }
 

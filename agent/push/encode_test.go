@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,4 +166,190 @@ func FuzzAppendImage(f *testing.F) {
 			t.Fatalf("\n got %s\nwant %s", got, want)
 		}
 	})
+}
+
+// frames collects the frames EncodePaged writes, each closed once.
+type frames struct {
+	got    []*bytes.Buffer
+	open   bool
+	failAt int // the frame whose writer fails (0: none)
+}
+
+type frameWriter struct {
+	f *frames
+	b *bytes.Buffer
+}
+
+func (w frameWriter) Write(p []byte) (int, error) {
+	if w.f.failAt == len(w.f.got) {
+		return 0, errors.New("connection reset")
+	}
+	return w.b.Write(p)
+}
+
+func (w frameWriter) Close() error { w.f.open = false; return nil }
+
+func (f *frames) next() (io.WriteCloser, error) {
+	if f.open {
+		return nil, errors.New("a frame was opened before the last one was closed")
+	}
+	f.open = true
+	f.got = append(f.got, new(bytes.Buffer))
+	return frameWriter{f, f.got[len(f.got)-1]}, nil
+}
+
+// TestEncodePaged: the report goes in one frame with images_follow, the list
+// in pages the hub accepts, in order, the last one marked, none over the
+// hub's frame limit or wire.MaxPageImages, and together the list itself.
+func TestEncodePaged(t *testing.T) {
+	list := func(n, titleLen int) []wire.Image {
+		out := make([]wire.Image, n)
+		for i := range out {
+			out[i] = sampleImages[i%len(sampleImages)]
+			out[i].UUID = fmt.Sprintf("img-%05d", i)
+			if titleLen > 0 {
+				out[i].Title = strings.Repeat("<", titleLen) // 6 bytes each in JSON
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		name      string
+		images    []wire.Image
+		wantPages int
+	}{
+		{"three", sampleImages, 1},
+		{"one full page", list(wire.MaxPageImages, 0), 1},
+		{"one more", list(wire.MaxPageImages+1, 0), 2},
+		{"2,500", list(2500, 0), 3},
+		{"cut by bytes", list(1000, 250), 4}, // ~1.7 KB an image: ~300 in 512 KiB
+	}
+	for _, tt := range tests {
+		for _, asSeq := range []bool{false, true} {
+			r := sampleReport()
+			c := Collected{Report: r}
+			if asSeq {
+				c.Images = seq(tt.images)
+			} else {
+				cp := *r.Repository
+				cp.Images = tt.images
+				c.Repository = &cp
+			}
+			var f frames
+			var enc Encoder
+			if err := enc.EncodePaged(f.next, c, false); err != nil {
+				t.Fatalf("%s: %v", tt.name, err)
+			}
+			if f.open {
+				t.Fatalf("%s: a frame was left open", tt.name)
+			}
+			want := r
+			cp := *want.Repository
+			cp.ImagesFollow = true
+			want.Repository = &cp
+			wantJSON, _ := json.Marshal(Fit(want))
+			if !bytes.Equal(f.got[0].Bytes(), wantJSON) {
+				t.Errorf("%s: report frame\n got %s\nwant %s", tt.name, f.got[0], wantJSON)
+			}
+			if _, err := wire.DecodeReport(f.got[0].Bytes()); err != nil {
+				t.Errorf("%s: the hub refuses the report: %v", tt.name, err)
+			}
+			if n := len(f.got) - 1; n != tt.wantPages {
+				t.Errorf("%s: %d pages, want %d", tt.name, n, tt.wantPages)
+			}
+			fitted := Fit(wire.Report{Figures: wire.Figures{Repository: &wire.Repository{Images: tt.images}}}).Repository.Images
+			off := 0
+			for i, fr := range f.got[1:] {
+				if fr.Len() > wire.MaxAgentFrame {
+					t.Errorf("%s: page %d is %d bytes, over the hub's limit", tt.name, i, fr.Len())
+				}
+				p, err := wire.DecodeImagesPage(fr.Bytes())
+				if err != nil {
+					t.Fatalf("%s: page %d refused: %v", tt.name, i, err)
+				}
+				if p.Page != i || p.Generation != r.Repository.Generation || p.Last != (i == len(f.got)-2) {
+					t.Errorf("%s: page %d says page %d, generation %d, last %v", tt.name, i, p.Page, p.Generation, p.Last)
+				}
+				if off+len(p.Images) > len(fitted) {
+					t.Fatalf("%s: more images in the pages than in the list", tt.name)
+				}
+				// Byte for byte what json.Marshal makes of that part of the list.
+				want := wire.ImagesPage{Type: wire.TypeImages, Generation: p.Generation, Page: i, Images: fitted[off : off+len(p.Images)], Last: p.Last}
+				if m, _ := json.Marshal(want); !bytes.Equal(m, fr.Bytes()) {
+					t.Errorf("%s: page %d differs from json.Marshal's:\n got %.200s\nwant %.200s", tt.name, i, fr, m)
+				}
+				off += len(p.Images)
+			}
+			if off != len(fitted) {
+				t.Errorf("%s: the pages hold %d images of %d", tt.name, off, len(fitted))
+			}
+		}
+	}
+}
+
+// Without a list to send, EncodePaged writes one frame, as Encode does; an
+// empty sequence gets an empty last page.
+func TestEncodePagedOneFrame(t *testing.T) {
+	r := sampleReport()
+	var enc Encoder
+	for _, tt := range []struct {
+		name  string
+		c     Collected
+		omit  bool
+		pages int
+	}{
+		{"omitted", Collected{Report: r, Images: seq(sampleImages)}, true, 0},
+		{"no list", Collected{Report: r}, false, 0},
+		{"empty sequence", Collected{Report: r, Images: seq(nil)}, false, 1},
+	} {
+		var f frames
+		if err := enc.EncodePaged(f.next, tt.c, tt.omit); err != nil {
+			t.Fatal(err)
+		}
+		var one bytes.Buffer
+		if err := enc.Encode(&one, tt.c, tt.omit); err != nil {
+			t.Fatal(err)
+		}
+		if len(f.got) != 1+tt.pages {
+			t.Fatalf("%s: %d frames, want %d", tt.name, len(f.got), 1+tt.pages)
+		}
+		if tt.pages == 0 && !bytes.Equal(f.got[0].Bytes(), one.Bytes()) {
+			t.Errorf("%s: differs from Encode's frame:\n%s\n%s", tt.name, f.got[0], one.Bytes())
+		}
+		if tt.pages == 1 {
+			p, err := wire.DecodeImagesPage(f.got[1].Bytes())
+			if err != nil || !p.Last || len(p.Images) != 0 {
+				t.Errorf("%s: page %s: %v", tt.name, f.got[1], err)
+			}
+		}
+	}
+}
+
+// A connection that fails in the middle of the pages stops the list there
+// and surfaces the error.
+func TestEncodePagedWriteError(t *testing.T) {
+	many := make([]wire.Image, 3*wire.MaxPageImages)
+	for i := range many {
+		many[i] = sampleImages[0]
+	}
+	yielded := 0
+	c := Collected{Report: sampleReport(), Images: func(yield func(*wire.Image) bool) {
+		for i := range many {
+			yielded++
+			if !yield(&many[i]) {
+				return
+			}
+		}
+	}}
+	f := frames{failAt: 2} // the report and page 0 go, page 1 fails
+	var enc Encoder
+	if err := enc.EncodePaged(f.next, c, false); err == nil || err.Error() != "connection reset" {
+		t.Fatalf("error %v, want the writer's", err)
+	}
+	if f.open {
+		t.Error("the failed frame was not closed")
+	}
+	if yielded == len(many) {
+		t.Error("the list was walked to its end after the writer failed")
+	}
 }

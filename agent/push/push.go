@@ -246,6 +246,7 @@ func session(ctx context.Context, cfg Config, endpoint string, collect Collect, 
 
 	var sentGen uint64
 	var enc Encoder
+	nextFrame := func() (io.WriteCloser, error) { return conn.NextWriter(websocket.TextMessage) }
 	send := func() error {
 		c := collect(ctx)
 		c.Report = Fit(c.Report)
@@ -256,16 +257,9 @@ func session(ctx context.Context, cfg Config, endpoint string, collect Collect, 
 			sentGen = repo.Generation
 		}
 		_ = conn.SetWriteDeadline(time.Now().Add(cfg.Interval))
-		// Streamed into the frame: no buffer holds the whole report.
-		w, err := conn.NextWriter(websocket.TextMessage)
-		if err != nil {
-			return err
-		}
-		if err := enc.Encode(w, c, omit); err != nil {
-			_ = w.Close()
-			return err
-		}
-		return w.Close()
+		// Streamed into the frames, the image list in pages: no buffer and
+		// no frame holds the whole report.
+		return enc.EncodePaged(nextFrame, c, omit)
 	}
 	// A refused hello shows up as a failed write: the hub's close frame,
 	// read by the reader, says why, and that is what the log must tell.

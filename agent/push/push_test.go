@@ -3,6 +3,7 @@ package push
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -96,6 +97,7 @@ func (f *fakeHub) handler(t *testing.T) http.Handler {
 			_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
 			return nil
 		})
+		var pending map[string]any
 		for {
 			_, b, err := c.ReadMessage()
 			if err != nil {
@@ -104,8 +106,31 @@ func (f *fakeHub) handler(t *testing.T) http.Handler {
 			var m map[string]any
 			_ = json.Unmarshal(b, &m)
 			var bad error
-			if m["type"] == wire.TypeReport {
-				_, bad = wire.DecodeReport(b)
+			switch m["type"] {
+			case wire.TypeReport:
+				var r wire.Report
+				r, bad = wire.DecodeReport(b)
+				if bad == nil && r.Repository != nil && r.Repository.ImagesFollow {
+					pending = m // recorded once its pages are in, as the hub applies it
+					continue
+				}
+			case wire.TypeImages:
+				// Pages are put back into their report, so that frames
+				// holds whole reports.
+				_, bad = wire.DecodeImagesPage(b)
+				if bad == nil && pending == nil {
+					bad = fmt.Errorf("a page without its report: %v", m)
+				}
+				if bad == nil {
+					repo := pending["repository"].(map[string]any)
+					l, _ := repo["images"].([]any)
+					repo["images"] = append(l, m["images"].([]any)...)
+					if m["last"] != true {
+						continue
+					}
+					delete(repo, "images_follow")
+					m, pending = pending, nil
+				}
 			}
 			f.mu.Lock()
 			f.frames = append(f.frames, m)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -66,6 +67,15 @@ type agentSession struct {
 func (h *Hub) queue(s *agentSession, rep *wire.Report, at time.Time) {
 	s.evMu.Lock()
 	if rep != nil {
+		// A newer report replaces one the loop has not taken yet; an image
+		// list it left out (unchanged since the older one) must not be lost
+		// with the older one.
+		if old := s.evReport; old != nil && old.Repository != nil && !old.Repository.ImagesOmitted &&
+			rep.Repository != nil && rep.Repository.ImagesOmitted && rep.Repository.Generation == old.Repository.Generation {
+			repo := *rep.Repository
+			repo.ImagesOmitted, repo.Images = false, old.Repository.Images
+			rep.Repository = &repo
+		}
 		s.evReport = rep
 	}
 	s.evAt = at
@@ -307,15 +317,33 @@ func (h *Hub) readAgent(s *agentSession) (reason, detail string) {
 		return nil
 	})
 	budget := newBudget(h.opt.MessagesPerInterval, h.config().Interval, h.now)
+	// An image list comes in pages after its report (wire.ImagesPage), on a
+	// budget of its own: a 100,000-image list is 100 pages.
+	pageBudget := newBudget(wire.MaxImagePages, h.config().Interval, h.now)
+	var list pagedList
 	for {
 		_, msg, err := conn.ReadMessage()
 		now := h.now()
 		if err != nil {
 			reason := endReason(err, s.closedReason(), deadline)
-			h.post(&agentGone{s: s, reason: reason, at: now})
+			// A frame over the limit breaks the protocol as a malformed
+			// report does, and will come again: Connection error.
+			h.post(&agentGone{s: s, reason: reason, broken: errors.Is(err, websocket.ErrReadLimit), at: now})
 			return reason, err.Error()
 		}
 		_ = conn.SetReadDeadline(now.Add(deadline))
+		if list.report != nil {
+			if !pageBudget.take() {
+				return h.dropMalformed(s, now, reasonFlood(wire.MaxImagePages, h.config().Interval), ""), ""
+			}
+			rep, err := list.add(msg)
+			if err != nil {
+				return h.dropMalformed(s, now, reasonMalformedReport, err.Error()), err.Error()
+			}
+			// A page is a frame too: the agent is alive.
+			h.queue(s, rep, now)
+			continue
+		}
 		if !budget.take() {
 			return h.dropMalformed(s, now, reasonFlood(h.opt.MessagesPerInterval, h.config().Interval), ""), ""
 		}
@@ -323,8 +351,47 @@ func (h *Hub) readAgent(s *agentSession) (reason, detail string) {
 		if err != nil {
 			return h.dropMalformed(s, now, reasonMalformedReport, err.Error()), err.Error()
 		}
+		if rep.Repository != nil && rep.Repository.ImagesFollow {
+			// Applied when its list is in: the entity never shows the
+			// new counts beside half a list.
+			list.report = &rep
+			continue
+		}
 		h.queue(s, &rep, now)
 	}
+}
+
+// pagedList gathers the pages of the image list announced by a report
+// (images_follow). Only the agent's reading goroutine touches it.
+type pagedList struct {
+	report *wire.Report // nil when no list is expected
+	images []wire.Image
+	pages  int
+}
+
+// add takes the next frame, which must be the list's next page, and returns
+// the report with its list once the last page is in.
+func (l *pagedList) add(msg []byte) (*wire.Report, error) {
+	p, err := wire.DecodeImagesPage(msg)
+	if err != nil {
+		return nil, fmt.Errorf("expected page %d of the image list: %w", l.pages, err)
+	}
+	repo := l.report.Repository
+	if p.Generation != repo.Generation || p.Page != l.pages {
+		return nil, fmt.Errorf("%w: image page %d of generation %d, expected page %d of generation %d", wire.ErrInvalid, p.Page, p.Generation, l.pages, repo.Generation)
+	}
+	if len(l.images)+len(p.Images) > wire.MaxImages {
+		return nil, fmt.Errorf("%w: image list over %d images", wire.ErrInvalid, wire.MaxImages)
+	}
+	l.images = append(l.images, p.Images...)
+	l.pages++
+	if !p.Last {
+		return nil, nil
+	}
+	rep := l.report
+	repo.ImagesFollow, repo.Images = false, l.images
+	*l = pagedList{}
+	return rep, nil
 }
 
 // dropMalformed closes a session that broke the protocol: the entity shows
