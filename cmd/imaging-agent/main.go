@@ -24,6 +24,7 @@ import (
 	"imagingstatus/agent"
 	"imagingstatus/agent/probe"
 	"imagingstatus/agent/push"
+	"imagingstatus/agent/resident"
 	"imagingstatus/wire"
 )
 
@@ -200,10 +201,24 @@ func run(o opts) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log.Info("imaging agent starting", "version", version, "entity", o.entity, "repo", o.repo, "interval", o.interval)
+	collected := 0
+	collect := func(ctx context.Context) push.Collected {
+		col := c.Collect(ctx)
+		// By the second collection the start-up, the connection and the
+		// first scan are behind: their code need not stay resident.
+		if collected++; collected == 2 {
+			if n, err := resident.ReleaseCode(); err != nil {
+				log.Warn("could not release the agent's unused code pages (it only uses more memory)", "err", err)
+			} else {
+				log.Debug("released unused code pages", "bytes", n)
+			}
+		}
+		return col
+	}
 	return push.Run(ctx, push.Config{
 		Hub: o.hub, Token: tok, Entity: o.entity, Hostname: host, AgentVersion: version,
 		Interval: o.interval, TLS: tlsCfg, Logger: log,
-	}, c.Collect)
+	}, collect)
 }
 
 func hubTLS(caFile string) (*tls.Config, error) {
