@@ -31,10 +31,36 @@ func ReleaseCode() (int64, error) {
 			continue // only pages that are the file's own
 		}
 		n := m.end - m.start
+		// MADV_RANDOM: a page used again is read alone, without readahead.
+		if _, _, e := unix.Syscall(unix.SYS_MADVISE, m.start, n, unix.MADV_RANDOM); e != 0 {
+			return total, fmt.Errorf("madvise(MADV_RANDOM) on %s: %w", exe, e)
+		}
 		if _, _, e := unix.Syscall(unix.SYS_MADVISE, m.start, n, unix.MADV_DONTNEED); e != 0 {
 			return total, fmt.Errorf("madvise(MADV_DONTNEED) on %s: %w", exe, e)
 		}
 		total += int64(n)
+	}
+	if total == 0 {
+		return 0, nil
+	}
+	// The kernel maps up to 64 KiB around a faulting page from what the
+	// page cache holds of the file (fault-around): with the binary's
+	// unused pages left there, each page the agent uses would bring its
+	// 15 neighbours back. Dropped from the cache (no process maps them
+	// now), only what is used comes back, and the machine gets the rest of
+	// the 6.7 MB back too.
+	f, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return total, fmt.Errorf("open the agent's binary: %w", err)
+	}
+	defer f.Close()
+	// Pages still waiting to be written (a binary installed a moment ago)
+	// would stay: write them first (nothing to do for a binary on disk).
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		return total, fmt.Errorf("fdatasync %s: %w", exe, err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		return total, fmt.Errorf("fadvise(DONTNEED) on %s: %w", exe, err)
 	}
 	return total, nil
 }

@@ -167,6 +167,10 @@ func failedChecks(probes []wire.Probe) error {
 	return fmt.Errorf("check failed: %s; fix it (see the report above, or the --repo and --probe flags) and run the report again", strings.Join(failed, "; "))
 }
 
+// releaseEvery is how often the agent lets go of code pages it has not
+// used since (see agent/resident).
+const releaseEvery = 15 * time.Minute
+
 func run(o opts) error {
 	if o.hub == "" || o.entity == "" {
 		return errors.New("run needs --hub URL and --entity ID")
@@ -201,12 +205,15 @@ func run(o opts) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log.Info("imaging agent starting", "version", version, "entity", o.entity, "repo", o.repo, "interval", o.interval)
-	collected := 0
+	collected, released := 0, time.Time{}
 	collect := func(ctx context.Context) push.Collected {
 		col := c.Collect(ctx)
 		// By the second collection the start-up, the connection and the
-		// first scan are behind: their code need not stay resident.
-		if collected++; collected == 2 {
+		// first scan are behind: their code need not stay resident. Code
+		// run now and then (a reconnection, the safety rescan) leaves
+		// again within releaseEvery.
+		if collected++; collected >= 2 && time.Since(released) >= releaseEvery {
+			released = time.Now()
 			if n, err := resident.ReleaseCode(); err != nil {
 				log.Warn("could not release the agent's unused code pages (it only uses more memory)", "err", err)
 			} else {
