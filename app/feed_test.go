@@ -247,7 +247,9 @@ func TestCoalescerKeepsNewestAndSnapshotWins(t *testing.T) {
 
 func TestCoalescerTakesChangesFrames(t *testing.T) {
 	var got []Batch
-	c := &coalescer{interval: time.Hour, deliver: func(b Batch) { got = append(got, b) }}
+	// last set: the timer waits the hour, so only the flush below delivers
+	// (a zero last would flush from the timer's goroutine at once).
+	c := &coalescer{interval: time.Hour, last: time.Now(), deliver: func(b Batch) { got = append(got, b) }}
 	defer c.stop()
 	c.message(wire.ViewerMessage{Type: wire.TypeChanges, Entities: []wire.Entity{
 		{ID: "UUID1", Status: wire.StatusOffline}, {ID: "UUID2", Status: wire.StatusAvailable}}}, time.Now())
