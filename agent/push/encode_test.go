@@ -46,6 +46,22 @@ func seq(list []wire.Image) func(func(*wire.Image) bool) {
 	}
 }
 
+// collected is r with list as the collector gives it (asSeq: a sequence)
+// or in the repository.
+func collected(r wire.Report, list []wire.Image, asSeq bool) Collected {
+	c := Collected{Report: r}
+	switch {
+	case r.Repository == nil:
+	case asSeq:
+		c.Images = seq(list)
+	default:
+		cp := *r.Repository
+		cp.Images = list
+		c.Repository = &cp
+	}
+	return c
+}
+
 // TestEncodeMatchesMarshal: the streamed report is byte for byte what
 // json.Marshal makes of the fitted report, whether the list comes as a
 // slice or as a sequence, and is left out when omitted.
@@ -86,16 +102,7 @@ func TestEncodeMatchesMarshal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := Collected{Report: r}
-			if r.Repository != nil {
-				if asSeq {
-					c.Images = seq(tt.images)
-				} else {
-					cp := *r.Repository
-					cp.Images = tt.images
-					c.Repository = &cp
-				}
-			}
+			c := collected(r, tt.images, asSeq)
 			var got bytes.Buffer
 			var enc Encoder
 			if err := enc.Encode(&got, c, tt.omit); err != nil {
@@ -125,25 +132,31 @@ func (f *failWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func TestEncodeWriteError(t *testing.T) {
-	many := make([]wire.Image, 2000)
+// countedList is a report with n images, as a sequence that counts in
+// *yielded the images it gave.
+func countedList(n int, yielded *int) Collected {
+	many := make([]wire.Image, n)
 	for i := range many {
 		many[i] = sampleImages[0]
 	}
-	yielded := 0
-	c := Collected{Report: sampleReport(), Images: func(yield func(*wire.Image) bool) {
+	return Collected{Report: sampleReport(), Images: func(yield func(*wire.Image) bool) {
 		for i := range many {
-			yielded++
+			*yielded++
 			if !yield(&many[i]) {
 				return
 			}
 		}
 	}}
+}
+
+func TestEncodeWriteError(t *testing.T) {
+	yielded := 0
+	c := countedList(2000, &yielded)
 	var enc Encoder
 	if err := enc.Encode(&failWriter{n: 1}, c, false); err == nil || err.Error() != "connection reset" {
 		t.Fatalf("error %v, want the writer's", err)
 	}
-	if yielded == len(many) {
+	if yielded == 3*wire.MaxPageImages {
 		t.Error("the list was walked to its end after the writer failed")
 	}
 }
@@ -227,14 +240,7 @@ func TestEncodePaged(t *testing.T) {
 	for _, tt := range tests {
 		for _, asSeq := range []bool{false, true} {
 			r := sampleReport()
-			c := Collected{Report: r}
-			if asSeq {
-				c.Images = seq(tt.images)
-			} else {
-				cp := *r.Repository
-				cp.Images = tt.images
-				c.Repository = &cp
-			}
+			c := collected(r, tt.images, asSeq)
 			var f frames
 			var enc Encoder
 			if err := enc.EncodePaged(f.next, c, false); err != nil {
@@ -328,19 +334,8 @@ func TestEncodePagedOneFrame(t *testing.T) {
 // A connection that fails in the middle of the pages stops the list there
 // and surfaces the error.
 func TestEncodePagedWriteError(t *testing.T) {
-	many := make([]wire.Image, 3*wire.MaxPageImages)
-	for i := range many {
-		many[i] = sampleImages[0]
-	}
 	yielded := 0
-	c := Collected{Report: sampleReport(), Images: func(yield func(*wire.Image) bool) {
-		for i := range many {
-			yielded++
-			if !yield(&many[i]) {
-				return
-			}
-		}
-	}}
+	c := countedList(3*wire.MaxPageImages, &yielded)
 	f := frames{failAt: 2} // the report and page 0 go, page 1 fails
 	var enc Encoder
 	if err := enc.EncodePaged(f.next, c, false); err == nil || err.Error() != "connection reset" {
@@ -349,7 +344,7 @@ func TestEncodePagedWriteError(t *testing.T) {
 	if f.open {
 		t.Error("the failed frame was not closed")
 	}
-	if yielded == len(many) {
+	if yielded == 3*wire.MaxPageImages {
 		t.Error("the list was walked to its end after the writer failed")
 	}
 }
