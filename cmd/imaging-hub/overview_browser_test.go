@@ -94,6 +94,7 @@ func TestPhoneOverviewAndTitleInChromium(t *testing.T) {
 			}
 
 			// A tap on a problem opens it below the list.
+			hubtest.WaitApp(t, ctx)
 			hubtest.Do(t, ctx, chromedp.Click(`.overview a[href="/entities/UUID2"]`))
 			hubtest.TextOf(t, ctx, ".status-word", c.connErr)
 			hubtest.TextOf(t, ctx, ".entity-title", "Private")

@@ -404,6 +404,7 @@ func TestLanguageSwitchInChromium(t *testing.T) {
 	// And back to French, on the wall this time.
 	hubtest.Navigate(t, ctx, w.Hub.URL+"/wall")
 	hubtest.TextOf(t, ctx, ".wall-top", "Imaging servers")
+	hubtest.WaitApp(t, ctx) // the prerendered button is replaced when the app starts
 	hubtest.Do(t, ctx, chromedp.Click(`button.btn--lang[lang="fr"]`))
 	hubtest.TextOf(t, ctx, ".wall-top", "Serveurs d'imagerie")
 	hubtest.TextOf(t, ctx, ".wall-top", "Disponible")
