@@ -35,8 +35,8 @@ type Encoder struct {
 // Encode writes c as the JSON a wire.Report marshals to (the same bytes as
 // json.Marshal), the image list in it, or left out when omit is set
 // (images_omitted). Images with a date wire refuses get a zero date, as Fit
-// does. The push loop uses EncodePaged; this one-frame form is kept for a
-// list that is known to be short.
+// does. The push loop uses EncodePaged; `imaging-agent report` prints this
+// one-frame form, the list in place.
 func (e *Encoder) Encode(w io.Writer, c Collected, omit bool) error {
 	return e.encode(w, c, omit, false)
 }

@@ -9,3 +9,26 @@
 // that comes back on its next use, from the page cache, and what it never
 // runs again stays out. The pages are the file's own: nothing is lost.
 package resident
+
+import "time"
+
+// Schedule says when to call ReleaseCode in a loop that collects reports:
+// not at the first collection (start-up, the connection and the first scan
+// are still ahead of it), then at most once per Every, so code run now and
+// then (a reconnection, the safety rescan) leaves again. Not safe for
+// concurrent use.
+type Schedule struct {
+	Every time.Duration
+	calls int
+	last  time.Time
+}
+
+// Due counts a collection at now and says whether to release.
+func (s *Schedule) Due(now time.Time) bool {
+	s.calls++
+	if s.calls < 2 || (!s.last.IsZero() && now.Sub(s.last) < s.Every) {
+		return false
+	}
+	s.last = now
+	return true
+}

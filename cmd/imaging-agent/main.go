@@ -205,15 +205,10 @@ func run(o opts) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log.Info("imaging agent starting", "version", version, "entity", o.entity, "repo", o.repo, "interval", o.interval)
-	collected, released := 0, time.Time{}
+	release := resident.Schedule{Every: releaseEvery}
 	collect := func(ctx context.Context) push.Collected {
 		col := c.Collect(ctx)
-		// By the second collection the start-up, the connection and the
-		// first scan are behind: their code need not stay resident. Code
-		// run now and then (a reconnection, the safety rescan) leaves
-		// again within releaseEvery.
-		if collected++; collected >= 2 && time.Since(released) >= releaseEvery {
-			released = time.Now()
+		if release.Due(time.Now()) {
 			if n, err := resident.ReleaseCode(); err != nil {
 				log.Warn("could not release the agent's unused code pages (it only uses more memory)", "err", err)
 			} else {
