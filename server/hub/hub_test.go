@@ -50,8 +50,14 @@ func start(t *testing.T, o hub.Options) *testHub {
 // (e.g. `"limits":{...},`) and whose log goes to logw.
 func startCfg(t *testing.T, o hub.Options, extra string, logw io.Writer) *testHub {
 	t.Helper()
+	return startInterval(t, o, "100ms", extra, logw)
+}
+
+// startInterval is startCfg with another interval (the deadline is three).
+func startInterval(t *testing.T, o hub.Options, interval, extra string, logw io.Writer) *testHub {
+	t.Helper()
 	ents := strings.NewReplacer("%A%", config.HashToken(tokenA), "%B%", config.HashToken(tokenB)).Replace(testEntities)
-	cfg, err := config.Parse([]byte(`{"interval":"100ms","missed_pings":3,` + extra + ents + `}`))
+	cfg, err := config.Parse([]byte(`{"interval":"` + interval + `","missed_pings":3,` + extra + ents + `}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package hub_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +30,31 @@ func pageOf(gen uint64, page, from, to int, last bool) wire.ImagesPage {
 	return p
 }
 
+// startSlow starts a hub with a 2 s interval (6 s deadline): these tests
+// send megabytes of pages from a test agent that may not answer pings, and
+// decoding them under -race on a busy machine takes longer than the 300 ms
+// deadline of start.
+func startSlow(t *testing.T) *testHub {
+	t.Helper()
+	return startInterval(t, hub.Options{}, "2s", "", io.Discard)
+}
+
+// waitReason is waitStatus with a ceiling for a busy machine.
+func (th *testHub) waitReason(t *testing.T, id string, st wire.Status, reasonPart string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		e, _ := th.get(t, id)
+		if e.Status == st && strings.Contains(e.Reason, reasonPart) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: status %s (%q), want %s (%q)", id, e.Status, e.Reason, st, reasonPart)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func marshalAll(v ...any) [][]byte {
 	out := make([][]byte, len(v))
 	for i, x := range v {
@@ -48,7 +75,7 @@ func write(t *testing.T, c *websocket.Conn, frames ...[]byte) {
 // waitImages polls REST until the entity lists n images.
 func (th *testHub) waitImages(t *testing.T, id string, n int) wire.Entity {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second) // generous: the machine may be busy
+	deadline := time.Now().Add(30 * time.Second) // generous: the machine may be busy
 	for {
 		e, _ := th.get(t, id)
 		if e.Repository != nil && len(e.Repository.Images) == n {
@@ -71,7 +98,7 @@ func TestImageListInPages(t *testing.T) {
 	// Encoded before the agent connects: a session that says nothing for
 	// the deadline (300 ms) is cut, and encoding is slow under -race.
 	frames := marshalAll(listReport(2345, 7), pageOf(7, 0, 0, 1000, false), pageOf(7, 1, 1000, 2000, false), pageOf(7, 2, 2000, 2345, true))
-	th := start(t, hub.Options{})
+	th := startSlow(t)
 	c := th.quietAgent(t, "UUID2", tokenB, false)
 	go func() { // answers pings: the test goes on longer than the deadline
 		for {
@@ -95,7 +122,7 @@ func TestImageListInPages(t *testing.T) {
 	omitted.Repository = &wire.Repository{Root: "/repo", ImagesTotal: 2345, ImagesComplete: 2345, Generation: 7, ImagesOmitted: true}
 	omitted.Hostname = "imaging1-renamed"
 	write(t, c, marshalAll(omitted)...)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for e, _ = th.get(t, "UUID2"); e.Hostname != "imaging1-renamed"; e, _ = th.get(t, "UUID2") {
 		if time.Now().After(deadline) {
 			t.Fatal("the report without its list was not applied")
@@ -140,14 +167,14 @@ func TestImagePagesRefused(t *testing.T) {
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			frames := marshalAll(tt.frames...)
-			th := start(t, hub.Options{})
+			th := startSlow(t)
 			c := th.quietAgent(t, "UUID2", tokenB, false)
 			for _, b := range frames {
 				if c.WriteMessage(websocket.TextMessage, b) != nil {
 					break // closed by the hub already
 				}
 			}
-			th.waitStatus(t, "UUID2", wire.StatusConnectionError, tt.reason)
+			th.waitReason(t, "UUID2", wire.StatusConnectionError, tt.reason)
 		})
 	}
 }
@@ -163,8 +190,8 @@ func TestOversizedFrameRefused(t *testing.T) {
 	if len(b) <= wire.MaxAgentFrame {
 		t.Fatalf("the test's frame is %d bytes, not over the limit", len(b))
 	}
-	th := start(t, hub.Options{})
+	th := startSlow(t)
 	c := th.quietAgent(t, "UUID2", tokenB, false)
 	_ = c.WriteMessage(websocket.TextMessage, b)
-	th.waitStatus(t, "UUID2", wire.StatusConnectionError, wire.TextTooLarge)
+	th.waitReason(t, "UUID2", wire.StatusConnectionError, wire.TextTooLarge)
 }
